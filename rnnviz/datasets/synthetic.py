@@ -1,0 +1,72 @@
+"""Generated regression tasks: sine forecasting and white noise (nothing to learn)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnviz.datasets import Param, SequenceData, as_float, constant_mse, register
+
+N_TRAIN = Param("n_train", 2000, 16, 100_000, help="training samples")
+N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
+
+
+@register(
+    "sine",
+    "Sine wave (forecast the next value)",
+    params=(
+        Param("frequency", 0.1, 0.001, 3.0, help="radians per time step"),
+        Param("amplitude", 1.0, 0.01, 100.0),
+        Param("noise", 0.0, 0.0, 10.0, help="std of Gaussian noise added to inputs"),
+        N_TRAIN,
+        N_VAL,
+    ),
+    summary="next-value forecasting of a noisy sine wave",
+)
+def sine(config, rng, frequency, amplitude, noise, n_train, n_val) -> SequenceData:
+    T = config.seq_len
+
+    def windows(n: int) -> tuple[np.ndarray, np.ndarray]:
+        phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+        t = np.arange(T + 1)[None, :] * frequency + phase  # (n, T+1)
+        clean = amplitude * np.sin(t)
+        x = clean[:, :T] + noise * rng.standard_normal((n, T))
+        return x[..., None], clean[:, T:]  # (n, T, 1), (n, 1)
+
+    xt, yt = windows(n_train)
+    xv, yv = windows(n_val)
+    y_train, y_val = as_float(yt), as_float(yv)
+    return SequenceData(
+        task="regression",
+        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
+        input_size=1, output_size=1, vocab=None,
+        baseline={"mse": constant_mse(y_train, y_val)},
+        description=(
+            f"Each sample is {T} values of a sine wave (frequency {frequency:g} rad/step) starting at a "
+            "random phase; the model predicts the next value. A sine is predictable from its last two "
+            "values, so every cell should beat the baseline quickly: the test is whether it learns the rhythm."
+        ),
+    )
+
+
+@register(
+    "white_noise",
+    "White noise (nothing to learn)",
+    params=(N_TRAIN, N_VAL),
+    summary="random inputs and random targets: the loss must stay at the baseline",
+)
+def white_noise(config, rng, n_train, n_val) -> SequenceData:
+    T = config.seq_len
+    xt, yt = rng.random((n_train, T, 1)), rng.random((n_train, 1))
+    xv, yv = rng.random((n_val, T, 1)), rng.random((n_val, 1))
+    y_train, y_val = as_float(yt), as_float(yv)
+    return SequenceData(
+        task="regression",
+        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
+        input_size=1, output_size=1, vocab=None,
+        baseline={"mse": 1 / 12},
+        description=(
+            f"Inputs are {T} uniform random numbers and the target is another, unrelated one, as in the "
+            "Keras tutorial's dummy data. There is nothing to learn: the validation loss should stay at the "
+            "baseline 1/12 (the variance of U(0,1)); a falling training loss here is memorisation."
+        ),
+    )

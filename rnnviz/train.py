@@ -1,0 +1,162 @@
+"""Training as a generator of events: the UI steps through it, tests and benches consume it.
+
+Train with the fused torch.nn module; every `probe_every` steps look with an
+instrumented replay of a fixed probe batch (see record.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnviz.config import RunConfig
+from rnnviz.datasets import SequenceData, load_dataset
+from rnnviz.model import SequenceModel
+from rnnviz.record import Trace, replay
+
+MAX_VAL = 512  # validation samples scored per evaluation: enough for a smooth curve, cheap
+
+
+@dataclass
+class TrainEvent:
+    step: int  # updates applied so far (0 = the untrained model)
+    loss: float  # training loss of this step's batch
+    val_loss: float | None  # None when not evaluated at this step
+    grad_norm: float  # global gradient norm before clipping
+    param_grad_norms: dict[str, float]  # by parameter name
+    clipped: bool
+    diverged: bool = False
+    probe: Trace | None = None
+    seconds: float = 0.0  # wall time since training started
+
+
+def build_model(config: RunConfig, data: SequenceData) -> SequenceModel:
+    torch.manual_seed(config.seed)
+    return SequenceModel(config, data.input_size, data.output_size, data.task)
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    kind = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}[config.optimizer]
+    return kind(model.parameters(), lr=config.lr)
+
+
+def batch_indices(config: RunConfig, n: int) -> Iterator[torch.Tensor]:
+    """The run's batches as index tensors, drawn from a generator seeded by the config."""
+    gen = torch.Generator().manual_seed(config.seed)
+    while True:
+        yield torch.randint(n, (min(config.batch_size, n),), generator=gen)
+
+
+def train(
+    config: RunConfig, data: SequenceData | None = None, stop: Callable[[], bool] | None = None
+) -> Iterator[TrainEvent]:
+    """Yield one TrainEvent per step (step 0 = before any update). Deterministic per config."""
+    data = data if data is not None else load_dataset(config)
+    model = build_model(config, data)
+    yield from train_model(config, data, model, stop)
+
+
+def train_model(config, data, model, stop=None) -> Iterator[TrainEvent]:
+    opt = make_optimizer(config, model)
+    names = [n for n, _ in model.named_parameters()]
+    params = list(model.parameters())
+    probe_x, probe_y = data.x_val[: config.probe_size], data.y_val[: config.probe_size]
+    batches = batch_indices(config, len(data.x_train))
+    t0 = time.perf_counter()
+    for step in range(config.steps + 1):
+        if stop is not None and stop():
+            return
+        idx = next(batches)
+        _, loss = model(data.x_train[idx], data.y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        norms = torch._foreach_norm(grads)
+        total = torch.linalg.vector_norm(torch.stack(norms))
+        values = torch.stack([loss.detach(), total, *norms]).tolist()  # one sync for all numbers
+        loss_v, total_v, per_param = values[0], values[1], values[2:]
+        clipped = config.clip is not None and total_v > config.clip
+        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
+            yield TrainEvent(step, loss_v, None, total_v, dict(zip(names, per_param)), False, diverged=True,
+                             seconds=time.perf_counter() - t0)
+            return
+        if step > 0:  # step 0 only measures the untrained model
+            if clipped:
+                torch._foreach_mul_(grads, config.clip / (total_v + 1e-6))
+            opt.step()
+        last = step == config.steps
+        val = evaluate(model, data) if step % config.eval_every == 0 or last else None
+        probe = replay(model, probe_x, probe_y) if step % config.probe_every == 0 or last else None
+        yield TrainEvent(step, loss_v, val, total_v, dict(zip(names, per_param)), clipped, probe=probe,
+                         seconds=time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def evaluate(model: SequenceModel, data: SequenceData) -> float:
+    _, loss = model(data.x_val[:MAX_VAL], data.y_val[:MAX_VAL])
+    return float(loss)
+
+
+@dataclass
+class Run:
+    """What a session keeps of a run: config, model, per-step history and probe traces."""
+
+    config: RunConfig
+    model: SequenceModel | None = None
+    data: SequenceData | None = None
+    rows: list[dict] = field(default_factory=list)
+    probes: list[tuple[int, Trace]] = field(default_factory=list)
+    diverged_at: int | None = None
+    seconds: float = 0.0
+
+    def record(self, event: TrainEvent) -> None:
+        row = {"step": event.step, "loss": event.loss, "val_loss": event.val_loss,
+               "grad_norm": event.grad_norm, "clipped": event.clipped, "diverged": event.diverged,
+               "seconds": event.seconds}
+        row.update({f"grad/{k}": v for k, v in event.param_grad_norms.items()})
+        self.rows.append(row)
+        self.seconds = event.seconds
+        if event.probe is not None:
+            self.probes.append((event.step, event.probe))
+        if event.diverged:
+            self.diverged_at = event.step
+        self._history = None
+
+    @property
+    def history(self) -> pd.DataFrame:
+        if getattr(self, "_history", None) is None:
+            self._history = pd.DataFrame(self.rows, columns=_columns(self.rows))
+        return self._history
+
+    @property
+    def step(self) -> int:
+        return self.rows[-1]["step"] if self.rows else -1
+
+    @property
+    def finished(self) -> bool:
+        return self.diverged_at is not None or self.step >= self.config.steps
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    base = ["step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds"]
+    return base + [k for k in (rows[0] if rows else {}) if k not in base]
+
+
+def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
+    """Train to the end (or divergence) and return the whole Run."""
+    data = data if data is not None else load_dataset(config)
+    model = build_model(config, data)
+    run = Run(config, model, data)
+    for event in train_model(config, data, model):
+        run.record(event)
+    return run
+
+
+def finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else x
