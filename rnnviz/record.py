@@ -20,13 +20,14 @@ class Trace:
     input_saliency: np.ndarray  # (B, T) ||dL/dx_t|| (x_t as fed to the rnn)
     outputs: np.ndarray  # model outputs for the probe batch
     loss: float  # the model's (mean) loss on the probe batch
+    spectral_radius: np.ndarray | None = None  # (L, G) radius of each gate's H x H block of W_hh
 
     def astype(self, dtype) -> Trace:
         """A copy with the big arrays in `dtype` (float16 to store many probes)."""
         cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
         return Trace(
             cast(self.hidden), cast(self.cell), {k: cast(v) for k, v in self.gates.items()},
-            self.grad_norms, self.input_saliency, self.outputs, self.loss,
+            self.grad_norms, self.input_saliency, self.outputs, self.loss, self.spectral_radius,
         )
 
     @property
@@ -65,7 +66,18 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
         input_saliency=grads[-1].norm(dim=-1).detach().numpy(),
         outputs=out.detach().numpy(),
         loss=float(loss.detach()),
+        spectral_radius=recurrent_radii(rnn),
     )
+
+
+@torch.no_grad()
+def recurrent_radii(rnn: torch.nn.Module) -> np.ndarray:
+    """(L, G): spectral radius of each gate's H x H block of every W_hh (G = 1, 3 or 4)."""
+    H = rnn.hidden_size
+    return np.array([
+        [float(torch.linalg.eigvals(block).abs().max()) for block in getattr(rnn, f"weight_hh_l{k}").split(H)]
+        for k in range(rnn.num_layers)
+    ])
 
 
 def _last_step_loss(model: SequenceModel, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
