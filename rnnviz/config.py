@@ -52,6 +52,15 @@ class RunConfig:
         if self.forget_bias is not None:
             _check_float("forget_bias", self.forget_bias, -20.0, 20.0)
         _check_dataset(self.dataset, self.dataset_params)
+        # a private copy (the caller's dict can't change a frozen config) and floats as floats
+        # (lr=1 and lr=1.0 are one config, with one key)
+        object.__setattr__(self, "dataset_params", dict(self.dataset_params))
+        for name in _FLOAT_FIELDS:
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
+
+    def __hash__(self) -> int:  # the dataclass hash would fail on the dataset_params dict
+        return hash(self.key())
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -87,6 +96,7 @@ _INT_BOUNDS = (
     ("eval_every", 1, 100_000),
     ("embedding_size", 1, 256),
 )
+_FLOAT_FIELDS = ("lr", "clip", "recurrent_radius", "forget_bias")
 FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ class SequenceModel(nn.Module):
         extra = {"nonlinearity": config.cell[4:]} if kind is nn.RNN else {}
         self.rnn = kind(rnn_in, config.hidden_size, config.num_layers, batch_first=True, **extra)
         self.head = nn.Linear(config.hidden_size, output_size)
+        _init_default(self, torch.Generator().manual_seed(config.seed))
         _init_recurrent(self.rnn, config)
 
     def rnn_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,6 +50,22 @@ def task_loss(task: str, out: torch.Tensor, y: torch.Tensor, reduction: str = "m
     if task == "next_token":
         return F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction=reduction)
     return F.cross_entropy(out, y, reduction=reduction)
+
+
+@torch.no_grad()
+def _init_default(model: SequenceModel, gen: torch.Generator) -> None:
+    """PyTorch's default init, drawn from the run's own generator rather than the global one.
+
+    Same config, same weights, even when several sessions build models at once in threads.
+    """
+    if model.embed is not None:
+        nn.init.normal_(model.embed.weight, generator=gen)
+    bound = 1 / math.sqrt(model.rnn.hidden_size)  # what nn.RNNBase.reset_parameters uses
+    for p in model.rnn.parameters():
+        nn.init.uniform_(p, -bound, bound, generator=gen)
+    bound = 1 / math.sqrt(model.head.in_features)  # nn.Linear's kaiming_uniform(a=sqrt(5)) bound
+    nn.init.uniform_(model.head.weight, -bound, bound, generator=gen)
+    nn.init.uniform_(model.head.bias, -bound, bound, generator=gen)
 
 
 @torch.no_grad()

@@ -81,10 +81,15 @@ def recurrent_radii(rnn: torch.nn.Module) -> np.ndarray:
 
 
 def _last_step_loss(model: SequenceModel, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sum over samples of each sample's loss at the last time step (so each row's gradient is its own)."""
+    """Sum over samples of each sample's loss at the last time step (so each row's gradient is its own).
+
+    A sample's loss is what `task_loss` gives for that sample alone: for regression the mean
+    squared error over its outputs, otherwise the cross-entropy of its (last) prediction.
+    """
     if model.task == "next_token":
         return task_loss(model.task, out[:, -1:], y[:, -1:], reduction="sum")
-    return task_loss(model.task, out, y, reduction="sum")
+    per_sample = task_loss(model.task, out, y, reduction="none")  # (B, O) or (B,)
+    return per_sample.flatten(1).mean(1).sum() if per_sample.dim() > 1 else per_sample.sum()
 
 
 def _stack(per_layer: list[list[torch.Tensor]]) -> np.ndarray:

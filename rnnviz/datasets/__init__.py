@@ -120,8 +120,16 @@ def constant_mse(y_train: torch.Tensor, y_val: torch.Tensor) -> float:
     return float(((y_val - y_train.mean(0)) ** 2).mean())
 
 
+def constant_token_baseline(y_train: torch.Tensor, y_val: torch.Tensor, vocab_size: int) -> dict[str, float]:
+    """Accuracy and cross-entropy on validation of the best constant predictor: training symbol frequencies."""
+    freq = torch.bincount(y_train.flatten(), minlength=vocab_size).double() + 1.0  # add-one: no log(0)
+    freq = freq / freq.sum()
+    ids = y_val.flatten()
+    return {"accuracy": float((ids == freq.argmax()).double().mean()), "loss": float(-freq[ids].log().mean())}
+
+
 def as_float(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
 
 
-from rnnviz.datasets import synthetic  # noqa: E402,F401  (registers the generators)
+from rnnviz.datasets import grammars, long_memory, real, synthetic, uploads  # noqa: E402,F401  (registers the generators)

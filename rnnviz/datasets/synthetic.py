@@ -19,10 +19,14 @@ N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
         Param("noise", 0.0, 0.0, 10.0, help="std of Gaussian noise added to inputs"),
         N_TRAIN,
         N_VAL,
+        Param("layout", "windows", choices=("windows", "keras_tutorial"),
+              help="windows: random-phase windows of seq_len; keras_tutorial: the tutorial's 100 points, T=1"),
     ),
     summary="next-value forecasting of a noisy sine wave",
 )
-def sine(config, rng, frequency, amplitude, noise, n_train, n_val) -> SequenceData:
+def sine(config, rng, frequency, amplitude, noise, n_train, n_val, layout) -> SequenceData:
+    if layout == "keras_tutorial":
+        return keras_sine()
     T = config.seq_len
 
     def windows(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +48,27 @@ def sine(config, rng, frequency, amplitude, noise, n_train, n_val) -> SequenceDa
             f"Each sample is {T} values of a sine wave (frequency {frequency:g} rad/step) starting at a "
             "random phase; the model predicts the next value. A sine is predictable from its last two "
             "values, so every cell should beat the baseline quickly: the test is whether it learns the rhythm."
+        ),
+    )
+
+
+def keras_sine() -> SequenceData:
+    """The Keras tutorial exactly: 100 points of sin on [0, 10pi], one step each, target shifted by 0.1."""
+    x = np.sin(np.linspace(0, 10 * np.pi, 100))
+    y = np.sin(np.linspace(0.1, 10 * np.pi + 0.1, 100))
+    val = np.arange(100) % 5 == 4  # every 5th point: validation spread over the whole curve
+    xt, yt, xv, yv = x[~val, None, None], y[~val, None], x[val, None, None], y[val, None]  # (n, 1, 1), (n, 1)
+    y_train, y_val = as_float(yt), as_float(yv)
+    return SequenceData(
+        task="regression",
+        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
+        input_size=1, output_size=1, vocab=None,
+        baseline={"mse": constant_mse(y_train, y_val)},
+        description=(
+            "The Keras tutorial's set-up: 100 points of sin(t) for t in [0, 10pi], each a sample of one time "
+            "step (T=1 whatever seq_len says), and the target is sin(t + 0.1); every 5th point is kept for "
+            "validation. With one step there is no recurrence to use: the model only learns a curve mapping "
+            "sin(t) to sin(t + 0.1), which is ambiguous where the wave rises and falls through the same value."
         ),
     )
 

@@ -1,0 +1,97 @@
+"""Time train_run (probes on) against a bare fused PyTorch loop doing the same updates.
+
+Run: /work/venv/bin/python bench/bench_train.py [--rounds 5] [--steps 300]
+Rounds alternate ours / bare so drift in machine load hits both; medians are compared.
+Target: ratio <= 1.10 for every cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+from rnnviz import RunConfig, load_dataset, replay, train_run  # noqa: E402
+from rnnviz.train import build_model  # noqa: E402
+
+CELLS = ("lstm", "gru", "rnn_tanh")
+TARGET = 1.10
+
+
+def bare_loop(config: RunConfig, data) -> None:
+    """The plain fused loop: same model shape, data, optimizer, clipping and batch sampling."""
+    torch.manual_seed(config.seed)
+    kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}[config.cell]
+    rnn = kind(data.input_size, config.hidden_size, config.num_layers, batch_first=True)
+    head = nn.Linear(config.hidden_size, data.output_size)
+    params = [*rnn.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    n = len(data.x_train)
+    for _ in range(config.steps):
+        idx = torch.randint(n, (config.batch_size,), generator=gen)
+        states, _ = rnn(data.x_train[idx])
+        loss = F.mse_loss(head(states[:, -1]), data.y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.clip)
+        opt.step()
+
+
+def ours(config: RunConfig, data) -> None:
+    train_run(config, data)
+
+
+def seconds(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def probe_ms(config: RunConfig, data, reps: int = 30) -> float:
+    """Median time of one probe: replay of the probe batch (B = probe_size) with gradients."""
+    model = build_model(config, data)
+    x, y = data.x_val[: config.probe_size], data.y_val[: config.probe_size]
+    replay(model, x, y)  # warm-up
+    return 1000 * statistics.median(seconds(replay, model, x, y) for _ in range(reps))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--cells", default=",".join(CELLS))
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"hidden 64, seq_len 50, batch 64, {args.steps} steps, adam, clip 1.0, sine data; "
+          f"median of {args.rounds} interleaved rounds")
+    print(f"{'cell':<9} {'ours s':>8} {'bare s':>8} {'ratio':>7} {'ms/step':>8} {'probe ms':>9}  "
+          f"{'probes':>6}  verdict")
+    worst = 0.0
+    for cell in args.cells.split(","):
+        config = RunConfig(cell=cell, hidden_size=64, seq_len=50, steps=args.steps, dataset="sine")
+        data = load_dataset(config)
+        ours(config.replace(steps=5), data)  # warm-up both paths
+        bare_loop(config.replace(steps=5), data)
+        t_ours, t_bare = [], []
+        for _ in range(args.rounds):
+            t_ours.append(seconds(ours, config, data))
+            t_bare.append(seconds(bare_loop, config, data))
+        mo, mb = statistics.median(t_ours), statistics.median(t_bare)
+        ratio = mo / mb
+        worst = max(worst, ratio)
+        n_probes = len(range(0, config.steps + 1, config.probe_every)) + (config.steps % config.probe_every != 0)
+        print(f"{cell:<9} {mo:8.3f} {mb:8.3f} {ratio:7.3f} {1000 * mb / config.steps:8.2f} "
+              f"{probe_ms(config, data):9.2f}  {n_probes:>6}  {'ok' if ratio <= TARGET else 'ABOVE TARGET'}")
+    print(f"worst ratio {worst:.3f} (target <= {TARGET:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Train: loss against the baseline, predictions or accuracy, and the run's summary."""
+
+import streamlit as st
+
+from rnnviz import figures, metrics
+from rnnviz.model import parameter_count
+from rnnviz.ui import chart, live, page
+
+state = page("Train", icon="📉")
+
+
+def draw(state) -> None:
+    run, data = state.run, state.run.data
+    st.caption(data.description if data is not None else "")
+    scores = metrics.evaluate_metrics(run.model, data) if run.model is not None else {}
+    cols = st.columns(4)
+    cols[0].metric("Parameters", f"{parameter_count(run.model):,}")
+    cols[1].metric("Step", f"{max(run.step, 0):,} / {state.config.steps:,}")
+    cols[2].metric("Training time", f"{run.seconds:,.1f} s")
+    main = "mae" if "mae" in scores else "accuracy" if "accuracy" in scores else "mse"
+    if main in scores:
+        base = data.baseline.get(main)
+        cols[3].metric(main.upper() if len(main) <= 3 else main.capitalize(), f"{scores[main]:.4g}",
+                       help=f"Baseline (a model that learned nothing): {base:.4g}" if base is not None else None)
+    if data.solved:
+        name, threshold = next(iter(data.solved.items()))
+        if scores.get(name, float("inf")) < threshold:
+            st.success(f"Solved: validation {name.upper()} {scores[name]:.4f} is below {threshold}.")
+        else:
+            st.caption(f"Solved when the validation {name.upper()} is below {threshold}.")
+    chart(figures.loss_curves(run.history, data.baseline, data.solved), figures.CAPTIONS["loss_curves"])
+    if data.task == "regression":
+        n = min(len(data.x_val), 200)
+        out, _ = metrics.predict(run.model, data.x_val[:n])
+        chart(figures.predictions(out, data.y_val[:n].numpy()), figures.CAPTIONS["predictions"])
+    elif data.task == "classification":
+        labels = data.vocab or [str(i) for i in range(data.output_size)]
+        chart(figures.confusion(metrics.confusion_matrix(run.model, data), labels), figures.CAPTIONS["confusion"])
+    extra = {k: v for k, v in scores.items() if k != main}
+    if extra:
+        st.dataframe({k: [round(v, 4)] for k, v in extra.items()}, hide_index=True)
+
+
+live(draw, state)

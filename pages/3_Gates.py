@@ -1,0 +1,33 @@
+"""Gates: per-gate unit x time heatmaps, distributions, saturation, and how it changes over training."""
+
+import streamlit as st
+
+from rnnviz import analysis, figures
+from rnnviz.ui import chart, live, no_probe_yet, page
+from rnnviz.ui.views import layer_picker, probe_picker, sample_picker
+
+state = page("Gates", icon="🚪")
+
+
+def draw(state) -> None:
+    if no_probe_yet(state):
+        return
+    run, cell = state.run, state.config.cell
+    c1, c2, c3 = st.columns([2, 1, 1])
+    with c1:
+        step, trace = probe_picker(state, "gates_probe")
+    with c2:
+        layer = layer_picker(state, "gates_layer")
+    with c3:
+        sample = sample_picker(trace, "gates_sample")
+    gates = analysis.gate_values(cell, trace, layer)  # name -> (B, T, H), for RNNs the state itself
+    chart(figures.gate_heatmaps({k: v[sample] for k, v in gates.items()}), figures.CAPTIONS["gate_heatmaps"])
+    chart(figures.gate_histograms(gates), figures.CAPTIONS["gate_histograms"])
+    name = st.radio("Saturation of", list(gates), horizontal=True, key="gates_sat")
+    low, high = analysis.gate_saturation(cell, name, gates[name])
+    chart(figures.saturation_scatter(low, high, name), figures.CAPTIONS["saturation_scatter"])
+    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, layer, cell)),
+          figures.CAPTIONS["saturation_over_training"])
+
+
+live(draw, state)
