@@ -68,7 +68,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--cells", default=",".join(CELLS))
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"hidden 64, seq_len 50, batch 64, {args.steps} steps, adam, clip 1.0, sine data; "
           f"median of {args.rounds} interleaved rounds")

@@ -30,9 +30,8 @@ def draw(state) -> None:
             st.caption(f"Solved when the validation {name.upper()} is below {threshold}.")
     chart(figures.loss_curves(run.history, data.baseline, data.solved), figures.CAPTIONS["loss_curves"])
     if data.task == "regression":
-        n = min(len(data.x_val), 200)
-        out, _ = metrics.predict(run.model, data.x_val[:n])
-        chart(figures.predictions(out, data.y_val[:n].numpy()), figures.CAPTIONS["predictions"])
+        out = metrics.predict(run.model, data)[:200]
+        chart(figures.predictions(out, data.y_val[:200]), figures.CAPTIONS["predictions"])
     elif data.task == "classification":
         labels = data.vocab or [str(i) for i in range(data.output_size)]
         chart(figures.confusion(metrics.confusion_matrix(run.model, data), labels), figures.CAPTIONS["confusion"])

@@ -79,12 +79,23 @@ def pca_of(states: np.ndarray, k: int = 3) -> PCA:
     return PCA(mean, components, explained)
 
 
-def fit_pca(traces: list[Trace], layer: int = -1, k: int = 3) -> PCA:
-    """One PCA over the hidden states of every probe, so the axes stay put across training."""
+def _traces(items) -> list[Trace]:
+    """Traces from a list of Traces or of a run's (step, Trace) probes."""
+    return [item[1] if isinstance(item, tuple) else item for item in items]
+
+
+def fit_pca(traces, layer: int = -1, k: int = 3) -> PCA:
+    """One PCA over the hidden states of every probe (Traces or (step, Trace)), so the axes stay put."""
+    traces = _traces(traces)
     if not traces:
         raise ValueError("fit_pca needs at least one probe trace")
     H = traces[0].hidden.shape[-1]
     return pca_of(np.concatenate([t.hidden[layer].reshape(-1, H) for t in traces]), k)
+
+
+def fit_run_pca(probes: list[tuple[int, Trace]], layer: int = -1, k: int = 3) -> PCA:
+    """fit_pca over a run's probes: what the Hidden states page calls."""
+    return fit_pca(probes, layer, k)
 
 
 def project(pca: PCA, hidden: np.ndarray) -> np.ndarray:
@@ -92,9 +103,10 @@ def project(pca: PCA, hidden: np.ndarray) -> np.ndarray:
     return (_as_float(hidden) - pca.mean) @ pca.components.T
 
 
-def pca_ranges(pca: PCA, traces: list[Trace], layer: int = -1, pad: float = 0.05) -> np.ndarray:
+def pca_ranges(pca: PCA, traces, layer: int = -1, pad: float = 0.05) -> np.ndarray:
     """(k, 2) axis ranges covering every probe's projection, for axes that stay still over training."""
-    pts = np.concatenate([project(pca, t.hidden[layer]).reshape(-1, len(pca.explained)) for t in traces])
+    k = len(pca.explained)
+    pts = np.concatenate([project(pca, t.hidden[layer]).reshape(-1, k) for t in _traces(traces)])
     lo, hi = pts.min(0), pts.max(0)
     margin = np.maximum((hi - lo) * pad, 1e-6)
     return np.stack([lo - margin, hi + margin], axis=1)
@@ -110,6 +122,9 @@ class Saturation:
     low_label: str  # what "low" means, for axis titles
     high_label: str
 
+    def __iter__(self):  # `low, high = gate_saturation(...)`
+        return iter((self.low, self.high))
+
 
 def saturation(values: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """Per unit: fraction of all (sample, step) entries of values (..., H) below `lo` and above `hi`."""
@@ -117,8 +132,11 @@ def saturation(values: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> tuple[np
     return (v < lo).mean(0), (v > hi).mean(0)
 
 
-def gate_saturation(name: str, values: np.ndarray) -> Saturation:
-    """Karpathy's saturation: sigmoid gates < 0.1 / > 0.9, tanh gates < -0.9 / > 0.9."""
+def gate_saturation(cell: str, name: str, values: np.ndarray) -> Saturation:
+    """Karpathy's saturation: sigmoid gates < 0.1 / > 0.9, tanh gates < -0.9 / > 0.9; a vanilla RNN's state
+    (name "state", see gate_values) as in state_saturation."""
+    if name == "state":
+        return state_saturation(cell, values)
     if GATE_KIND.get(name) == "tanh":
         low, high = saturation(values, -0.9, 0.9)
         return Saturation(low, high, f"{name} < -0.9", f"{name} > 0.9")
@@ -138,15 +156,32 @@ def state_saturation(cell: str, hidden: np.ndarray) -> Saturation:
                       "|h| > 0.9 (saturated)")
 
 
-def unit_saturation(trace: Trace, cell: str, layer: int = -1) -> dict[str, Saturation]:
-    """What the Gates page scatters: every gate of LSTM/GRU, or the state of a vanilla RNN (key 'state')."""
+def gate_values(cell: str, trace: Trace, layer: int = -1) -> dict[str, np.ndarray]:
+    """name -> (B, T, H) of what saturates: LSTM/GRU gates, or a vanilla RNN's state itself (key "state")."""
     if cell.startswith("rnn"):
-        return {"state": state_saturation(cell, trace.hidden[layer])}
-    return {name: gate_saturation(name, trace.gates[name][layer]) for name in GATE_NAMES[cell]}
+        return {"state": trace.hidden[layer]}
+    return {name: trace.gates[name][layer] for name in GATE_NAMES[cell]}
 
 
-def saturation_history(probes: list[tuple[int, Trace]], cell: str, layer: int = -1) -> pd.DataFrame:
-    """DataFrame(step, gate, mean_low, mean_high, low_label, high_label): unit-mean saturation per probe."""
+def unit_saturation(trace: Trace, cell: str, layer: int = -1) -> dict[str, Saturation]:
+    """Saturation of everything gate_values returns, by the same names."""
+    return {name: gate_saturation(cell, name, v) for name, v in gate_values(cell, trace, layer).items()}
+
+
+def infer_cell(trace: Trace) -> str:
+    """The cell a trace came from, read off its gate names (a vanilla RNN's state is >= 0 only for ReLU)."""
+    for cell in ("lstm", "gru"):
+        if set(GATE_NAMES[cell]) <= set(trace.gates):
+            return cell
+    return "rnn_relu" if np.nanmin(trace.hidden) >= 0 else "rnn_tanh"
+
+
+def saturation_history(probes: list[tuple[int, Trace]], layer: int = -1, cell: str | None = None) -> pd.DataFrame:
+    """DataFrame(step, gate, mean_low, mean_high, low_label, high_label): unit-mean saturation per probe.
+
+    `cell` defaults to what the traces show (infer_cell); pass the run's config.cell to be sure.
+    """
+    cell = cell or (infer_cell(probes[0][1]) if probes else "lstm")
     rows = [
         {"step": step, "gate": name, "mean_low": float(s.low.mean()), "mean_high": float(s.high.mean()),
          "low_label": s.low_label, "high_label": s.high_label}
@@ -266,22 +301,11 @@ def param_grad_columns(history: pd.DataFrame) -> list[str]:
     return [c for c in history.columns if c.startswith("grad/")]
 
 
-# ---------------------------------------------------------------- predictions
+# ---------------------------------------------------------------- labels
 
 
-@torch.no_grad()
-def validation_outputs(model: torch.nn.Module, data, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs, targets) of the model on the first `n` validation samples, as numpy."""
-    was_training = model.training
-    model.eval()
-    out, _ = model(data.x_val[:n])
-    model.train(was_training)
-    return out.numpy(), data.y_val[:n].numpy()
-
-
-def confusion_matrix(outputs: np.ndarray, targets: np.ndarray, n_classes: int | None = None) -> np.ndarray:
-    """(C, C) counts, rows = true class, columns = predicted (argmax of the last axis of `outputs`)."""
-    pred = np.asarray(outputs).argmax(-1).ravel()
-    true = np.asarray(targets).astype(int).ravel()
-    n = n_classes or int(max(pred.max(initial=0), true.max(initial=0)) + 1)
-    return np.bincount(true * n + pred, minlength=n * n).reshape(n, n)
+def class_labels(data, n: int) -> np.ndarray | None:
+    """(n,) class of each probe sample (the first n validation samples), or None when the task has no classes."""
+    if data is None or data.task != "classification":
+        return None
+    return np.asarray(data.y_val[:n]).astype(int)

@@ -2,6 +2,7 @@
 
 Each takes the input projection `xp = W_ih x_t + b_ih` (precomputed for all t)
 and the previous state, and returns the new state plus every gate it computed.
+`b_hh=None` means it was already folded into `xp` (run_layer does that: fewer ops per step).
 """
 
 from __future__ import annotations
@@ -9,27 +10,27 @@ from __future__ import annotations
 import torch
 
 
-def rnn_step(xp, h, w_hh, b_hh, relu: bool = False):
-    pre = xp + h @ w_hh.T + b_hh  # (B, H)
+def rnn_step(xp, h, w_hh, b_hh=None, relu: bool = False):
+    pre = torch.addmm(xp if b_hh is None else xp + b_hh, h, w_hh.T)  # (B, H) = xp + h W_hh^T
     h = torch.relu(pre) if relu else torch.tanh(pre)
     return h, None, {"preactivation": pre}
 
 
-def lstm_step(xp, h, c, w_hh, b_hh):
-    i, f, g, o = (xp + h @ w_hh.T + b_hh).chunk(4, dim=-1)  # 4 x (B, H), torch's row order
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c = f * c + i * g  # keep what the forget gate lets through, add what the input gate admits
+def lstm_step(xp, h, c, w_hh, b_hh=None):
+    pre = torch.addmm(xp if b_hh is None else xp + b_hh, h, w_hh.T)  # (B, 4H), torch's row order i, f, g, o
+    i, f, _, o = pre.sigmoid().chunk(4, dim=-1)  # one sigmoid for the three sigmoid gates
+    g = pre[:, 2 * h.shape[1] : 3 * h.shape[1]].tanh()  # (B, H) candidate cell
+    c = torch.addcmul(f * c, i, g)  # keep what the forget gate lets through, add what the input gate admits
     h = o * c.tanh()  # the output gate decides what of the cell is shown
     return h, c, {"input": i, "forget": f, "cell": g, "output": o}
 
 
 def gru_step(xp, h, w_hh, b_hh):
-    x_r, x_z, x_n = xp.chunk(3, dim=-1)  # 3 x (B, H)
-    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
-    r = (x_r + h_r).sigmoid()  # reset: how much of the old state shapes the candidate
-    z = (x_z + h_z).sigmoid()  # update: how much of the old state is kept
-    n = (x_n + r * h_n).tanh()  # torch resets the *projected* state, bias included
-    h = (1 - z) * n + z * h
+    H = h.shape[1]
+    hp = torch.addmm(b_hh, h, w_hh.T)  # (B, 3H) = W_hh h + b_hh, rows r, z, n
+    r, z = (xp[:, : 2 * H] + hp[:, : 2 * H]).sigmoid().chunk(2, dim=-1)  # reset, update
+    n = torch.addcmul(xp[:, 2 * H :], r, hp[:, 2 * H :]).tanh()  # torch resets the *projected* state, bias included
+    h = torch.lerp(n, h, z)  # (1 - z) * n + z * h: the update gate keeps z of the old state
     return h, None, {"reset": r, "update": z, "new": n}
 
 
@@ -42,11 +43,15 @@ GATE_NAMES = {
 
 
 def run_layer(cell: str, rnn: torch.nn.Module, k: int, inp: torch.Tensor):
-    """Unroll layer k over inp (B, T, F) from a zero state; lists of per-step tensors."""
-    w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
-    b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")
+    """Unroll layer k over inp (B, T, F) from a zero state; lists of per-step tensors.
+
+    The parameters are read detached: replay differentiates states, never the weights.
+    """
+    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}_l{k}").detach() for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     B, T = inp.shape[:2]
-    xp = inp @ w_ih.T + b_ih  # (B, T, G*H), one matmul for all steps
+    if cell != "gru":  # GRU needs b_hh apart: the reset gate multiplies W_hn h + b_hn
+        b_ih, b_hh = b_ih + b_hh, None
+    xp = torch.addmm(b_ih, inp.reshape(B * T, -1), w_ih.T).view(B, T, -1)  # (B, T, G*H), one matmul for all t
     h = inp.new_zeros(B, rnn.hidden_size)
     c = h if cell == "lstm" else None
     hs, cs, gates = [], [], []

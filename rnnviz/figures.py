@@ -6,13 +6,15 @@ one each), so a live page never ships megabytes to the browser.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from rnnviz.analysis import GATE_KIND, Decay, downsample, downsample_index, param_grad_columns
+from rnnviz.analysis import GATE_KIND, Decay, decay_rate, downsample, downsample_index, param_grad_columns
 
 MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
 LINE_POINTS = 4_000  # a curve never needs more than this on a screen
@@ -54,6 +56,10 @@ CAPTIONS = {
     "saliency": "How strongly the loss depends on each input x_t (log colour), per probe sample; a model that "
     "solved a long-range task lights up at the time steps that matter, however early.",
     "sparkline": "Training loss so far.",
+    "compare_losses": "Validation loss of each cell on the same data and seed (training loss faint); the cell "
+    "whose curve leaves the dashed baseline first and lowest learned the task best.",
+    "compare_grad_curves": "Each cell's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
+    "share kept per step back in the legend; the flatter the line, the further back the cell can learn from.",
 }
 
 
@@ -90,12 +96,12 @@ def _positive(values) -> np.ndarray:
     return np.where(a > 0, a, np.nan)
 
 
-def _grid(n_rows: int, n_cols: int, max_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices keeping at most `max_cells` cells, striding the longer side harder."""
-    if n_rows * n_cols <= max_cells:
+def _grid(n_rows: int, n_cols: int, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices whose cells plus axis labels, (rows + 1)(cols + 1) - 1, fit `max_points`."""
+    if (n_rows + 1) * (n_cols + 1) - 1 <= max_points:
         return np.arange(n_rows), np.arange(n_cols)
-    small = min(n_rows, n_cols, int(np.sqrt(max_cells)))
-    large = max_cells // small
+    small = min(n_rows, n_cols, math.isqrt(max_points + 1) - 1)
+    large = (max_points + 1) // (small + 1) - 1
     if n_rows <= n_cols:
         return downsample_index(n_rows, small), downsample_index(n_cols, large)
     return downsample_index(n_rows, large), downsample_index(n_cols, small)
@@ -152,7 +158,7 @@ def confusion(matrix: np.ndarray, labels: list[str] | None = None):
     """Counts of true class (rows) against predicted class (columns)."""
     matrix = np.asarray(matrix)
     labels = [str(x) for x in (labels if labels is not None else range(len(matrix)))]
-    idx, _ = _grid(len(matrix), 1, int(np.sqrt(MAX_POINTS)))
+    idx = downsample_index(len(matrix), math.isqrt(MAX_POINTS + 1) - 1)
     z, names = matrix[np.ix_(idx, idx)], [labels[i] for i in idx]
     fig = go.Figure(go.Heatmap(
         z=z, x=names, y=names, colorscale="Blues", colorbar_title="count",
@@ -179,6 +185,33 @@ def sparkline(history: pd.DataFrame):
 # ---------------------------------------------------------------- Hidden states page
 
 
+def _trajectory_styles(B: int, color, class_names, t_idx: np.ndarray, dims: int) -> list[dict]:
+    """Per-sample trace styles: grey paths with time-coloured markers, or one colour per class."""
+    if isinstance(color, str):
+        marker = dict(color=t_idx, coloraxis="coloraxis", size=3 if dims == 3 else 5)
+        line = dict(color="rgba(110,110,110,0.45)", width=1)
+        return [dict(marker=marker, line=line, name="trajectory", legendgroup="trajectory", showlegend=b == 0)
+                for b in range(B)]
+    labels = np.asarray(color).tolist()
+    classes, styles = list(dict.fromkeys(labels)), []
+    for b, label in enumerate(labels):
+        name = f"class {class_names[int(label)] if class_names is not None else label}"
+        c = PALETTE[classes.index(label) % len(PALETTE)]
+        styles.append(dict(marker=dict(color=c, size=3), line=dict(color=c, width=2), name=name,
+                           legendgroup=name, showlegend=label not in labels[:b]))
+    return styles
+
+
+def _pca_axes(fig: go.Figure, titles: list[str], ranges, dims: int) -> None:
+    r = np.asarray(ranges, dtype=np.float64) if ranges is not None else [None] * dims
+    if dims == 3:
+        axes = {f"{a}axis": dict(title=t, range=rg) for a, t, rg in zip("xyz", titles, r, strict=False)}
+        fig.update_layout(scene=axes, scene_aspectmode="cube")
+    else:
+        fig.update_xaxes(range=r[0])
+        fig.update_yaxes(range=r[1])
+
+
 def pca_trajectories(points: np.ndarray, dims: int = 2, color="time", explained: np.ndarray | None = None,
                      ranges: np.ndarray | None = None, class_names: list[str] | None = None):
     """Hidden-state paths (B, T, k) on the first `dims` principal axes; markers coloured by time or class.
@@ -189,40 +222,23 @@ def pca_trajectories(points: np.ndarray, dims: int = 2, color="time", explained:
     B, T, _ = points.shape
     t_idx = downsample_index(T, max(2, MAX_POINTS // (B * dims) - 2))
     p = points[:, t_idx, :dims]  # (B, t, dims)
-    axes = [f"PC{i + 1}" + (f" ({explained[i]:.0%})" if explained is not None else "") for i in range(dims)]
+    titles = [f"PC{i + 1}" + (f" ({explained[i]:.0%})" if explained is not None else "") for i in range(dims)]
     scatter = go.Scatter3d if dims == 3 else go.Scatter
-    xyz = lambda a: dict(zip("xyz", np.moveaxis(a, -1, 0)[:dims], strict=False))  # (..., dims) -> x, y, z
-    by_class = not isinstance(color, str)
-    classes = list(dict.fromkeys(np.asarray(color).tolist())) if by_class else []
-    seen, fig = set(), go.Figure()
-    for b in range(B):
-        if by_class:
-            label = np.asarray(color)[b].item()
-            name = class_names[int(label)] if class_names is not None else str(label)
-            c = PALETTE[classes.index(label) % len(PALETTE)]
-            style = dict(marker=dict(color=c, size=3), line=dict(color=c, width=2), name=f"class {name}",
-                         legendgroup=f"class {name}", showlegend=label not in seen)
-            seen.add(label)
-        else:
-            style = dict(marker=dict(color=t_idx, coloraxis="coloraxis", size=3 if dims == 3 else 5),
-                         line=dict(color="rgba(110,110,110,0.45)", width=1), name="trajectory",
-                         legendgroup="trajectory", showlegend=b == 0)
+    xyz = lambda a: dict(zip("xyz", np.moveaxis(a, -1, 0), strict=False))  # (..., dims) -> x=, y=, z=
+    fig = go.Figure()
+    for b, style in enumerate(_trajectory_styles(B, color, class_names, t_idx, dims)):
         fig.add_trace(scatter(mode="lines+markers", **xyz(p[b]), **style, text=t_idx,
                               hovertemplate=f"sample {b}, t = %{{text}}<extra></extra>"))
-    end_symbol = "diamond" if dims == 3 else "x"
     fig.add_trace(scatter(mode="markers", name="start (t = 0)", **xyz(p[:, 0]),
                           marker=dict(symbol="circle-open", size=8, color="black")))
     fig.add_trace(scatter(mode="markers", name=f"end (t = {T - 1})", **xyz(p[:, -1]),
-                          marker=dict(symbol=end_symbol, size=7, color="black")))
+                          marker=dict(symbol="diamond" if dims == 3 else "x", size=7, color="black")))
     fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=T - 1, colorbar_title="time step"))
-    _style(fig, "Hidden-state trajectories (PCA)", axes[0], axes[1], height=480)
-    r = np.asarray(ranges, dtype=np.float64) if ranges is not None else [None] * dims
-    if dims == 3:
-        fig.update_layout(scene={f"{a}axis": dict(title=t, range=rg) for a, t, rg in zip("xyz", axes, r, strict=False)},
-                          scene_aspectmode="cube")
-    else:
-        fig.update_xaxes(range=r[0])
-        fig.update_yaxes(range=r[1])
+    _style(fig, "Hidden-state trajectories (PCA)", titles[0], titles[1], height=480)
+    # legend above the plot, so it never sits on the time colour bar
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      margin_t=60)
+    _pca_axes(fig, titles, ranges, dims)
     return fig
 
 
@@ -292,21 +308,30 @@ def gate_histograms(gates: dict[str, np.ndarray], bins: int = 50):
     return _style(fig, "Gate distributions", "activation", "fraction of entries")
 
 
+def _saturation_labels(gate_name: str) -> tuple[str, str]:
+    if gate_name == "state":
+        return "fraction of time |h| < 0.1 (ReLU: h = 0, dead)", "fraction of time |h| > 0.9 (ReLU: h > 0)"
+    lo = "-0.9" if GATE_KIND.get(gate_name) == "tanh" else "0.1"
+    return f"fraction of time < {lo} (left-saturated)", "fraction of time > 0.9 (right-saturated)"
+
+
 def saturation_scatter(frac_low: np.ndarray, frac_high: np.ndarray, gate_name: str,
                        x_label: str | None = None, y_label: str | None = None):
-    """Karpathy's saturation plot: per unit, fraction of time left-saturated (x) vs right-saturated (y)."""
+    """Karpathy's saturation plot: per unit, fraction of time left-saturated (x) vs right-saturated (y).
+
+    Labels default to the gate's thresholds; pass a Saturation's low_label / high_label to be exact.
+    """
     low, high = _floats(frac_low), _floats(frac_high)
+    x_default, y_default = _saturation_labels(gate_name)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
                     line=dict(color="grey", dash="dash"))
     fig.add_scatter(x=low, y=high, mode="markers", name="units", text=np.arange(len(low)),
                     marker=dict(size=8, opacity=0.7, color=PALETTE[0]),
                     hovertemplate="unit %{text}<br>low %{x:.2f}, high %{y:.2f}<extra></extra>")
-    fig.update_xaxes(range=[-0.03, 1.03])
+    fig.update_xaxes(range=[-0.03, 1.03], constrain="domain")
     fig.update_yaxes(range=[-0.03, 1.03], scaleanchor="x", scaleratio=1)
-    return _style(fig, f"{gate_name}: saturation per unit",
-                  x_label or "fraction of time < 0.1 (left-saturated)",
-                  y_label or "fraction of time > 0.9 (right-saturated)", height=420)
+    return _style(fig, f"{gate_name}: saturation per unit", x_label or x_default, y_label or y_default, height=420)
 
 
 def saturation_over_training(df: pd.DataFrame):
@@ -365,14 +390,15 @@ def grad_heatmap(steps: np.ndarray, matrix: np.ndarray):
 def param_grad_norms(history: pd.DataFrame, clip: float | None = None):
     """Per-parameter gradient norms over training (log y), the total, and ticks where clipping fired."""
     cols = param_grad_columns(history)
-    h = downsample(history, min(LINE_POINTS, MAX_POINTS // (2 * (len(cols) + 3))))
+    marks = MAX_POINTS // 10  # clipping ticks get a tenth of the budget, the curves share the rest
+    h = downsample(history, min(LINE_POINTS, (MAX_POINTS - 2 * marks - 4) // (2 * (len(cols) + 1))))
     fig = go.Figure()
     for i, col in enumerate(cols):
         fig.add_scatter(x=h["step"].to_numpy(), y=_positive(h[col]), mode="lines", line=dict(width=1),
                         name=col.removeprefix("grad/").removeprefix("rnn."), marker_color=PALETTE[i % len(PALETTE)])
     fig.add_scatter(x=h["step"].to_numpy(), y=_positive(h["grad_norm"]), mode="lines", name="total",
                     line=dict(width=2, color="black"))
-    clipped = downsample(history[history["clipped"].astype(bool)], LINE_POINTS)
+    clipped = downsample(history[history["clipped"].astype(bool)], marks // 2)
     fig.add_scatter(x=clipped["step"].to_numpy(), y=_positive(clipped["grad_norm"]), mode="markers",
                     name=f"clipped ({int(history['clipped'].astype(bool).sum())} steps)",
                     marker=dict(symbol="line-ns-open", size=10, color="red"))
@@ -403,3 +429,37 @@ def saliency(values: np.ndarray):
                                colorbar_title="log10 ‖∂L/∂x_t‖",
                                hovertemplate="sample %{y}, t %{x}: 10^%{z:.2f}<extra></extra>"))
     return _style(fig, "Input saliency ‖∂L/∂x_t‖", "time step t", "probe sample")
+
+
+# ---------------------------------------------------------------- Compare page
+
+
+def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict, log_y: bool = False):
+    """Validation (solid) and training (faint) loss of each cell against step, with the shared baseline."""
+    fig = go.Figure()
+    per_line = min(LINE_POINTS, (MAX_POINTS - 4) // (4 * max(len(histories), 1)))
+    for i, (cell, history) in enumerate(histories.items()):
+        c = PALETTE[i % len(PALETTE)]
+        h = downsample(history, per_line)
+        fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name=f"{cell} training",
+                        line=dict(color=c, width=1), opacity=0.35, legendgroup=cell)
+        val = downsample(history[np.isfinite(_floats(history["val_loss"]))], per_line)
+        fig.add_scatter(x=val["step"].to_numpy(), y=_floats(val["val_loss"]), mode="lines",
+                        name=f"{cell} validation", line=dict(color=c, width=2.5), legendgroup=cell)
+    last = max((int(h["step"].max()) for h in histories.values() if len(h)), default=1)
+    if (level := _loss_level(baseline)) is not None:
+        _hline(fig, 0, last, level, "baseline (learned nothing)", "grey")
+    fig.update_yaxes(type="log" if log_y else "linear")
+    return _style(fig, "Loss by cell", "training step", "loss")
+
+
+def compare_grad_curves(curves: dict[str, np.ndarray]):
+    """Each cell's batch-mean ||dL/dh_t|| against t (log y), its fitted factor per step back in the name."""
+    fig = go.Figure()
+    per_curve = MAX_POINTS // (2 * max(len(curves), 1))
+    for i, (cell, norms) in enumerate(curves.items()):
+        t = downsample_index(len(norms), per_curve)
+        fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", name=f"{cell}: {decay_rate(norms).label}",
+                        line=dict(color=PALETTE[i % len(PALETTE)], width=2))
+    fig.update_yaxes(type="log", exponentformat="power")
+    return _style(fig, "Gradient norm through time by cell", "time step t", "‖∂L/∂h_t‖")

@@ -83,6 +83,10 @@ class RunCache:
             while len(self._runs) > self.max_entries or self.nbytes > self.max_bytes:
                 self._runs.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
     @property
     def nbytes(self) -> int:
         return sum(size for _, size in self._runs.values())

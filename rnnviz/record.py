@@ -57,7 +57,7 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
         flat_h = [h for hs in hs_all for h in hs]
         grads = torch.autograd.grad(last, flat_h + [inp])
     L, T = rnn.num_layers, x.shape[1]
-    gnorm = torch.stack([g.norm(dim=-1) for g in grads[:-1]]).reshape(L, T, -1).permute(0, 2, 1)  # (L, B, T)
+    gnorm = torch.stack(grads[:-1]).norm(dim=-1).reshape(L, T, -1).permute(0, 2, 1)  # (L, B, T)
     return Trace(
         hidden=_stack(hs_all),
         cell=_stack(cs_all) if cell == "lstm" else None,
@@ -74,10 +74,12 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
 def recurrent_radii(rnn: torch.nn.Module) -> np.ndarray:
     """(L, G): spectral radius of each gate's H x H block of every W_hh (G = 1, 3 or 4)."""
     H = rnn.hidden_size
-    return np.array([
-        [float(torch.linalg.eigvals(block).abs().max()) for block in getattr(rnn, f"weight_hh_l{k}").split(H)]
-        for k in range(rnn.num_layers)
-    ])
+    blocks = torch.stack([getattr(rnn, f"weight_hh_l{k}").view(-1, H, H) for k in range(rnn.num_layers)])  # (L, G, H, H)
+    finite = torch.isfinite(blocks).flatten(2).all(-1)  # (L, G)
+    radii = torch.full(finite.shape, float("nan"), dtype=torch.float64)
+    if finite.any():  # LAPACK (oneMKL) segfaults on NaN/inf input: only finite blocks go in
+        radii[finite] = torch.linalg.eigvals(blocks[finite]).abs().amax(dim=-1).double()  # one batched call
+    return radii.numpy()
 
 
 def _last_step_loss(model: SequenceModel, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

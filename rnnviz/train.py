@@ -62,7 +62,14 @@ def train(
     yield from train_model(config, data, model, stop)
 
 
-def train_model(config, data, model, stop=None) -> Iterator[TrainEvent]:
+def train_model(
+    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None
+) -> Iterator[TrainEvent]:
+    """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
+
+    Event `step` describes: the loss and gradient of that step's batch (taken before its update),
+    then, after the update, the validation loss and the probe. Step 0 applies no update.
+    """
     opt = make_optimizer(config, model)
     names = [n for n, _ in model.named_parameters()]
     params = list(model.parameters())
@@ -76,29 +83,46 @@ def train_model(config, data, model, stop=None) -> Iterator[TrainEvent]:
         _, loss = model(data.x_train[idx], data.y_train[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        norms = torch._foreach_norm(grads)
-        total = torch.linalg.vector_norm(torch.stack(norms))
-        values = torch.stack([loss.detach(), total, *norms]).tolist()  # one sync for all numbers
-        loss_v, total_v, per_param = values[0], values[1], values[2:]
-        clipped = config.clip is not None and total_v > config.clip
+        loss_v, total_v, norms = _grad_norms(loss, params)
+        event = TrainEvent(step, loss_v, None, total_v, dict(zip(names, norms)), clipped=False)
         if not (math.isfinite(loss_v) and math.isfinite(total_v)):
-            yield TrainEvent(step, loss_v, None, total_v, dict(zip(names, per_param)), False, diverged=True,
-                             seconds=time.perf_counter() - t0)
+            yield _diverged(event, t0)
             return
         if step > 0:  # step 0 only measures the untrained model
-            if clipped:
-                torch._foreach_mul_(grads, config.clip / (total_v + 1e-6))
+            event.clipped = config.clip is not None and total_v > config.clip
+            if event.clipped:  # scale by clip / norm, as torch.nn.utils.clip_grad_norm_ does
+                torch._foreach_mul_([p.grad for p in params if p.grad is not None], config.clip / (total_v + 1e-6))
             opt.step()
         last = step == config.steps
-        val = evaluate(model, data) if step % config.eval_every == 0 or last else None
-        probe = replay(model, probe_x, probe_y) if step % config.probe_every == 0 or last else None
-        yield TrainEvent(step, loss_v, val, total_v, dict(zip(names, per_param)), clipped, probe=probe,
-                         seconds=time.perf_counter() - t0)
+        if step % config.eval_every == 0 or last:
+            event.val_loss = evaluate(model, data)
+            if not math.isfinite(event.val_loss):  # the update itself blew the weights up
+                yield _diverged(event, t0)
+                return
+        if step % config.probe_every == 0 or last:
+            event.probe = replay(model, probe_x, probe_y)
+        event.seconds = time.perf_counter() - t0
+        yield event
+
+
+def _grad_norms(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, float, list[float]]:
+    """(loss, global gradient norm, per-parameter norms) as Python floats, with one sync."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    norms = torch._foreach_norm(grads)
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    values = torch.stack([loss.detach(), total, *norms]).tolist()
+    return values[0], values[1], values[2:]
+
+
+def _diverged(event: TrainEvent, t0: float) -> TrainEvent:
+    event.diverged, event.clipped, event.probe = True, False, None
+    event.seconds = time.perf_counter() - t0
+    return event
 
 
 @torch.no_grad()
 def evaluate(model: SequenceModel, data: SequenceData) -> float:
+    """Mean loss on a fixed, bounded slice of the validation set (the same samples every time)."""
     _, loss = model(data.x_val[:MAX_VAL], data.y_val[:MAX_VAL])
     return float(loss)
 

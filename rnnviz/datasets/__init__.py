@@ -6,8 +6,9 @@ name up, checks `config.dataset_params` against the declared `Param`s and calls 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -132,4 +133,17 @@ def as_float(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
 
 
-from rnnviz.datasets import grammars, long_memory, real, synthetic, uploads  # noqa: E402,F401  (registers the generators)
+from rnnviz.datasets import (  # noqa: E402,F401  (registers the generators)
+    grammars,
+    long_memory,
+    real,
+    synthetic,
+    uploads,
+)
+from rnnviz.datasets.uploads import (  # noqa: E402,F401  (the UI validates and stores uploads)
+    MAX_UPLOAD_BYTES,
+    get_upload,
+    parse_csv,
+    parse_text,
+    register_upload,
+)

@@ -13,8 +13,8 @@ import torch
 
 from rnnviz.datasets import DatasetError, Param, SequenceData, as_float, constant_mse, register
 
-N_TRAIN = Param("n_train", 10_000, 64, 100_000, help="training sequences")
-N_VAL = Param("n_val", 1000, 64, 10_000, help="validation sequences")
+N_TRAIN = Param("n_train", 10_000, 16, 100_000, help="training sequences")
+N_VAL = Param("n_val", 1000, 8, 10_000, help="validation sequences")
 LENGTHS = {"easy": 10, "medium": 50, "hard": 200}
 LENGTH = Param(
     "length", "from seq_len", choices=("from seq_len", *LENGTHS),

@@ -35,7 +35,7 @@ def series_windows(values: np.ndarray, T: int, val_fraction: float, transform: s
     z = (series - mean) / std
     if not np.isfinite(z).all():
         raise DatasetError(f"{what} has values too large to scale; allowed: numbers below about 1e150")
-    windows = np.lib.stride_tricks.sliding_window_view(z, T + 1)  # (len - T, T + 1): inputs then target
+    windows = np.lib.stride_tricks.sliding_window_view(z, T + 1).copy()  # (len - T, T + 1): inputs, target
     train, val = windows[:n_train], windows[n_train:]  # a training window ends before the split
     y_train, y_val = as_float(train[:, T:]), as_float(val[:, T:])
     return SequenceData(

@@ -26,8 +26,11 @@ _lock = threading.Lock()  # streamlit serves sessions from several threads
 
 
 def register_upload(content: bytes, filename: str) -> str:
-    """Keep `content` and return its key (a sha256 hex prefix) for dataset_params["upload"]."""
-    _check_size(content)
+    """Check `content` (.csv/.tsv as a series, anything else as text), keep it, return its key (sha256 prefix)."""
+    if filename.lower().endswith((".csv", ".tsv")):
+        parse_csv(content)
+    else:
+        parse_text(content)
     key = hashlib.sha256(content).hexdigest()[:16]
     with _lock:
         _store[key] = (filename, bytes(content))
