@@ -17,6 +17,7 @@ def page(title: str, icon: str = "🔁", control: bool = True) -> AppState:
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
     jobs.configure_torch()
     state = get_state()
+    navigation()
     config_sidebar(state)
     st.title(title)
     if state.error:
@@ -27,6 +28,25 @@ def page(title: str, icon: str = "🔁", control: bool = True) -> AppState:
     if control:
         training_control(state)
     return state
+
+
+PAGES = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Train.py", "Train", ":material/show_chart:"),
+    ("pages/2_Hidden_states.py", "Hidden states", ":material/scatter_plot:"),
+    ("pages/3_Gates.py", "Gates", ":material/door_open:"),
+    ("pages/4_Gradients.py", "Gradients", ":material/trending_down:"),
+    ("pages/5_Compare.py", "Compare cells", ":material/compare_arrows:"),
+    ("pages/6_Text.py", "Text", ":material/text_fields:"),
+)
+
+
+def navigation() -> None:
+    """Labelled links to every page (the pages/ mechanism's own list is hidden in .streamlit/config.toml)."""
+    with st.sidebar:
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
 
 
 def chart(fig, caption: str, key: str | None = None) -> None:

@@ -25,8 +25,9 @@ def compare_control(state: AppState, cells: list[str]) -> None:
             _tick(state, trainers)
         done = sum(max(t.run.step, 0) for t in trainers.values())
         total = sum(t.config.steps for t in trainers.values())
-        label = "⏸ Pause" if state.compare_playing else "▶ Train all side by side"
-        st.button(label, key="cmp_play", type="primary", on_click=_toggle, args=(state,),
+        label, icon = ("Pause", ":material/pause:") if state.compare_playing else \
+            ("Train all side by side", ":material/play_arrow:")
+        st.button(label, icon=icon, key="cmp_play", type="primary", on_click=_toggle, args=(state,),
                   disabled=all(t.finished for t in trainers.values()))
         st.progress(min(done / max(total, 1), 1.0), text=f"{done:,} / {total:,} steps in all")
 
