@@ -17,13 +17,14 @@ class SequenceModel(nn.Module):
     def __init__(self, config: RunConfig, input_size: int, output_size: int, task: str):
         super().__init__()
         self.cell, self.task = config.cell, task
-        # token inputs (next_token tasks) go through an embedding; real-valued inputs go in as they are
-        self.embed = nn.Embedding(input_size, config.embedding_size) if task == "next_token" else None
-        rnn_in = config.embedding_size if self.embed is not None else input_size
         kind = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
         extra = {"nonlinearity": config.cell[4:]} if kind is nn.RNN else {}
-        self.rnn = kind(rnn_in, config.hidden_size, config.num_layers, batch_first=True, **extra)
-        self.head = nn.Linear(config.hidden_size, output_size)
+        with torch.random.fork_rng(devices=[]):  # their throwaway default init must not advance the global RNG
+            # token inputs (next_token tasks) go through an embedding; real-valued inputs go in as they are
+            self.embed = nn.Embedding(input_size, config.embedding_size) if task == "next_token" else None
+            rnn_in = config.embedding_size if self.embed is not None else input_size
+            self.rnn = kind(rnn_in, config.hidden_size, config.num_layers, batch_first=True, **extra)
+            self.head = nn.Linear(config.hidden_size, output_size)
         _init_default(self, torch.Generator().manual_seed(config.seed))
         _init_recurrent(self.rnn, config)
 

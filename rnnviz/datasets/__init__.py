@@ -147,3 +147,8 @@ from rnnviz.datasets.uploads import (  # noqa: E402,F401  (the UI validates and 
     parse_text,
     register_upload,
 )
+
+# the order pickers show: the tutorials' examples first, then the long-memory tasks, then real data
+_ORDER = ("sine", "white_noise", "adding", "memory", "temporal_order", "embedded_reber", "counting", "co2", "text",
+          "csv")
+DATASETS = dict(sorted(DATASETS.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else len(_ORDER)))
