@@ -2,39 +2,55 @@
 
 import streamlit as st
 
-from rnnviz import figures
+from rnnviz import analysis, figures
 from rnnviz.lessons import LESSONS
-from rnnviz.ui import page
+from rnnviz.ui import PAGES, live, page
 from rnnviz.ui.state import start_lesson
 
 state = page("rnnviz — watch recurrent networks learn", control=False)
 
+
+def lesson_card(lesson, primary: bool = False) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{lesson.title}**  \n{lesson.claim}")
+        if st.button("Start this lesson", key=f"lesson_{lesson.key}", on_click=start_lesson, args=(state, lesson),
+                     type="primary" if primary else "secondary", icon=":material/play_arrow:"):
+            st.switch_page(lesson.page)
+
+
+def home_figure(state) -> None:
+    run = state.run
+    st.caption(f"This session's run: {state.config.cell} on {state.config.dataset}, T = {state.config.seq_len}, "
+               f"step {max(run.step, 0)} of {state.config.steps}" if run else "")
+    if run is not None and run.probes:
+        step, trace = run.probes[-1]
+        decay = analysis.decay_rate(trace.grad_norms[-1])
+        st.plotly_chart(figures.grad_norms_over_time([(step, trace.grad_norms[-1].mean(0))], decay), width="stretch")
+        st.caption("How strongly the last step's loss reaches back to each earlier time step: a line falling to "
+                   "the left is a vanishing gradient. Start a lesson to watch it change as the model learns.")
+
+
 st.markdown(
     "rnnviz trains a small **vanilla RNN, LSTM or GRU** live in your browser session. "
     "While it learns, linked views show its **hidden-state trajectories**, its **gate activations** and the "
-    "**per-step gradient norms** of backpropagation through time — where gradients vanish or explode. "
-    "Pick a lesson below, or set up your own run in the sidebar and press ▶ Play on any page."
+    "**per-step gradient norms** of backpropagation through time — where gradients vanish or explode."
 )
-
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
-    st.subheader("Lessons: one click each")
-    for lesson in LESSONS:
-        with st.container(border=True):
-            st.markdown(f"**{lesson.title}** — {lesson.claim}")
-            if st.button("Start this lesson", key=f"lesson_{lesson.key}", on_click=start_lesson,
-                         args=(state, lesson)):
-                st.switch_page(lesson.page)
+    st.subheader("Start here")
+    lesson_card(LESSONS[0], primary=True)
+    lesson_card(LESSONS[1], primary=True)
 with right:
-    st.subheader("This session's run")
-    st.caption(f"{state.config.cell} · {state.config.dataset} · T = {state.config.seq_len} · "
-               f"{state.config.steps} steps")
-    if state.run is not None and state.run.rows:
-        st.plotly_chart(figures.sparkline(state.run.history), width="stretch")
-        st.caption(figures.CAPTIONS["sparkline"])
-    st.subheader("Views")
-    st.page_link("pages/1_Train.py", label="Train: loss, predictions, Play / Pause / Step", icon="📉")
-    st.page_link("pages/2_Hidden_states.py", label="Hidden states: PCA trajectories and heatmaps", icon="🌀")
-    st.page_link("pages/3_Gates.py", label="Gates: activations and saturation", icon="🚪")
-    st.page_link("pages/4_Gradients.py", label="Gradients: BPTT norms, vanishing and exploding", icon="📐")
-    st.page_link("pages/5_Compare.py", label="Compare: RNN vs LSTM vs GRU on the same data", icon="⚖️")
+    live(home_figure, state)
+
+st.subheader("More lessons: each reproduces a tutorial's set-up or claim")
+cols = st.columns(2)
+for i, lesson in enumerate(LESSONS[2:]):
+    with cols[i % 2]:
+        lesson_card(lesson)
+
+st.subheader("Views")
+st.caption("Or set up your own run in the sidebar and press Play on any page. The URL carries your settings: "
+           "share it and others get the same run.")
+for path, label, icon in PAGES[1:]:
+    st.page_link(path, label=label, icon=icon)

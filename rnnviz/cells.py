@@ -47,7 +47,8 @@ def run_layer(cell: str, rnn: torch.nn.Module, k: int, inp: torch.Tensor):
 
     The parameters are read detached: replay differentiates states, never the weights.
     """
-    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}_l{k}").detach() for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}_l{k}").detach() for n in names)
     B, T = inp.shape[:2]
     if cell != "gru":  # GRU needs b_hh apart: the reset gate multiplies W_hn h + b_hn
         b_ih, b_hh = b_ih + b_hh, None

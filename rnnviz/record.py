@@ -74,7 +74,7 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
 def recurrent_radii(rnn: torch.nn.Module) -> np.ndarray:
     """(L, G): spectral radius of each gate's H x H block of every W_hh (G = 1, 3 or 4)."""
     H = rnn.hidden_size
-    blocks = torch.stack([getattr(rnn, f"weight_hh_l{k}").view(-1, H, H) for k in range(rnn.num_layers)])  # (L, G, H, H)
+    blocks = torch.stack([getattr(rnn, f"weight_hh_l{k}").view(-1, H, H) for k in range(rnn.num_layers)])  # L, G, H, H
     finite = torch.isfinite(blocks).flatten(2).all(-1)  # (L, G)
     radii = torch.full(finite.shape, float("nan"), dtype=torch.float64)
     if finite.any():  # LAPACK (oneMKL) segfaults on NaN/inf input: only finite blocks go in

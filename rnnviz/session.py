@@ -5,6 +5,7 @@ Pure Python: the Streamlit layer (rnnviz/ui) calls it from a timed fragment.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 
@@ -19,6 +20,7 @@ class Trainer:
         self.config = config
         self.from_cache = run is not None
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # (seconds, steps) of recent chunks
+        self._busy = threading.Lock()  # a page switch can start a new tick while the old one still trains
         if run is not None:
             self.run, self._events = run, iter(())
             return
@@ -33,7 +35,18 @@ class Trainer:
         return self.run.finished
 
     def advance(self, budget_s: float = 0.25, max_steps: int | None = None) -> int:
-        """Consume events for about `budget_s` seconds (or `max_steps`); returns how many."""
+        """Consume events for about `budget_s` seconds (or `max_steps`); returns how many.
+
+        If another thread is already advancing this trainer, returns 0 at once.
+        """
+        if not self._busy.acquire(blocking=False):
+            return 0
+        try:
+            return self._advance(budget_s, max_steps)
+        finally:
+            self._busy.release()
+
+    def _advance(self, budget_s: float, max_steps: int | None) -> int:
         start, n = time.perf_counter(), 0
         while not self.finished and (max_steps is None or n < max_steps):
             event = next(self._events, None)

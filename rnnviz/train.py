@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,7 @@ def train_model(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         loss_v, total_v, norms = _grad_norms(loss, params)
-        event = TrainEvent(step, loss_v, None, total_v, dict(zip(names, norms)), clipped=False)
+        event = TrainEvent(step, loss_v, None, total_v, dict(zip(names, norms, strict=True)), clipped=False)
         if not (math.isfinite(loss_v) and math.isfinite(total_v)):
             yield _diverged(event, t0)
             return

@@ -129,14 +129,14 @@ def test_gates_are_the_torch_equations_on_the_fused_states(tiny_model, cell):
         h_prev = torch.cat([torch.zeros(5, 1, H), hidden[k][:, :-1]], dim=1)  # (B, T, H)
         xi = inputs[k] @ p["weight_ih"].T + p["bias_ih"]
         hh = h_prev @ p["weight_hh"].T + p["bias_hh"]
-        gate = lambda name: torch.from_numpy(tr.gates[name][k])  # noqa: E731
+        gate = lambda name, k=k: torch.from_numpy(tr.gates[name][k])  # noqa: E731
         close = lambda a, b: torch.testing.assert_close(a, b, rtol=0, atol=1e-5)  # noqa: E731
         h = torch.from_numpy(tr.hidden[k])
         if cell == "lstm":
             pre = xi + hh
             i, f, o = pre[..., :H].sigmoid(), pre[..., H : 2 * H].sigmoid(), pre[..., 3 * H :].sigmoid()
             g = pre[..., 2 * H : 3 * H].tanh()
-            for name, want in zip(("input", "forget", "cell", "output"), (i, f, g, o)):
+            for name, want in zip(("input", "forget", "cell", "output"), (i, f, g, o), strict=True):
                 close(gate(name), want)
             c = torch.from_numpy(tr.cell[k])
             c_prev = torch.cat([torch.zeros(5, 1, H), c[:, :-1]], dim=1)
@@ -146,7 +146,7 @@ def test_gates_are_the_torch_equations_on_the_fused_states(tiny_model, cell):
             r = (xi[..., :H] + hh[..., :H]).sigmoid()
             z = (xi[..., H : 2 * H] + hh[..., H : 2 * H]).sigmoid()
             n = (xi[..., 2 * H :] + r * hh[..., 2 * H :]).tanh()
-            for name, want in zip(("reset", "update", "new"), (r, z, n)):
+            for name, want in zip(("reset", "update", "new"), (r, z, n), strict=True):
                 close(gate(name), want)
             close(h, (1 - gate("update")) * gate("new") + gate("update") * h_prev)
         else:
@@ -208,7 +208,7 @@ def test_replay_leaves_parameters_and_their_grads_alone(tiny_model, cell):
     grads = [p.grad.clone() for p in model.parameters()]
     with torch.no_grad():  # callers may hold no_grad; replay still differentiates the states
         trace = replay(model, data.x_val[:4], data.y_val[:4])
-    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads, strict=True))
     assert np.isfinite(trace.grad_norms).all() and trace.grad_norms.max() > 0
 
 

@@ -44,7 +44,7 @@ def test_step_zero_measures_the_untrained_model_without_updating(tiny_data):
     untrained = build_model(config, data)
     gen = train_model(config, data, model)
     first = next(gen)
-    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), init))  # no update at step 0
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), init, strict=True))  # no update at step 0
     idx = next(batch_indices(config, len(data.x_train)))  # the run's first batch
     _, loss = untrained(data.x_train[idx], data.y_train[idx])
     assert first.step == 0 and first.loss == pytest.approx(loss.item(), rel=1e-6)
@@ -55,7 +55,7 @@ def test_step_zero_measures_the_untrained_model_without_updating(tiny_data):
     expected = replay(untrained, data.x_val[: config.probe_size], data.y_val[: config.probe_size])
     np.testing.assert_array_equal(first.probe.hidden, expected.hidden)
     second = next(gen)
-    assert second.step == 1 and not all(torch.equal(p, q) for p, q in zip(model.parameters(), init))
+    assert second.step == 1 and not all(torch.equal(p, q) for p, q in zip(model.parameters(), init, strict=True))
     gen.close()
 
 
@@ -68,7 +68,7 @@ def test_clipping_scales_the_applied_update_to_the_clip_norm(tiny_data, clip):
     before = params_copy(model)
     for e in train_model(config, data, model):
         after = params_copy(model)
-        delta = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(after, before)))
+        delta = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(after, before, strict=True)))
         if e.step == 0:
             assert delta == 0
         elif clip == 1e-2:

@@ -61,10 +61,12 @@ def _data_widgets(state: AppState) -> dict:
     name = st.selectbox("Dataset", list(DATASETS), format_func=lambda n: DATASETS[n].title, key="cfg_dataset")
     seq_len = st.number_input("Sequence length T", 2, 2000, key="cfg_seq_len")
     params = {}
-    for p in DATASETS[name].params:
-        value = _param_widget(name, p)
-        if value != p.default:
-            params[p.name] = value
+    st.caption(DATASETS[name].summary)
+    with st.expander("Dataset options"):
+        for p in DATASETS[name].params:
+            value = _param_widget(name, p)
+            if value != p.default:
+                params[p.name] = value
     if getattr(datasets, "register_upload", None) and any(p.name == "upload" for p in DATASETS[name].params):
         params |= _upload_widget(name, state)
     return {"dataset": name, "seq_len": seq_len, "dataset_params": params}

@@ -1,0 +1,78 @@
+"""Cost of a rerun caused by a view widget (no training), per page, for the default config.
+
+Run: python bench/bench_views.py   (target: every median under 0.3 s)
+The run is trained to the end first (default config: 500 steps, 21 probes); then on each page a view
+widget is changed repeatedly and each AppTest rerun is timed. AppTest runs the page script in-process,
+like the server does, minus the websocket.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from rnnviz.ui.state import KEY  # noqa: E402
+
+# page -> (widget kind, key, the values to alternate between)
+VIEWS = {
+    "pages/1_Train.py": None,  # no view widget: a plain rerun
+    "pages/2_Hidden_states.py": ("radio", "hs_dims", [3, 2]),
+    "pages/3_Gates.py": ("number_input", "gates_sample", [1, 2]),
+    "pages/4_Gradients.py": ("select_slider", None, None),
+}
+REPEATS = 7
+
+
+def trained_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    trainer = at.session_state[KEY].trainer
+    while not trainer.finished:
+        trainer.advance(10.0)
+    return at
+
+
+def time_page(at: AppTest, page: str) -> float:
+    at.switch_page(page).run()
+    view = VIEWS[page]
+    times = []
+    for i in range(REPEATS):
+        if view is None:
+            t0 = time.perf_counter()
+            at.run()
+        elif view[0] == "select_slider":
+            slider = at.select_slider[0]
+            options = list(slider.options)
+            t0 = time.perf_counter()
+            slider.set_value(options[i % len(options)]).run()
+        else:
+            kind, key, values = view
+            widget = getattr(at, kind)(key=key)
+            t0 = time.perf_counter()
+            widget.set_value(values[i % 2]).run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+    return statistics.median(times)
+
+
+def main() -> None:
+    at = trained_app()
+    run = at.session_state[KEY].run
+    print(f"default config trained: {run.step} steps, {len(run.probes)} probes")
+    print(f"{'page':32s} {'median rerun (s)':>17s}")
+    worst = 0.0
+    for page in VIEWS:
+        t = time_page(at, page)
+        worst = max(worst, t)
+        print(f"{page:32s} {t:17.3f}")
+    print(f"worst median: {worst:.3f} s (target < 0.3 s): {'OK' if worst < 0.3 else 'SLOW'}")
+
+
+if __name__ == "__main__":
+    main()

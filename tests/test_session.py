@@ -1,0 +1,61 @@
+"""Trainer: chunks, single steps, speed estimate, and safety when two ticks overlap."""
+
+import threading
+
+import torch
+
+from rnnviz import RunConfig, train_run
+from rnnviz.session import Trainer
+
+CFG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=30, probe_every=10, eval_every=10)
+
+
+def test_trainer_starts_at_step_zero_and_steps_one_at_a_time():
+    t = Trainer(CFG)
+    assert t.run.step == 0 and len(t.run.probes) == 1
+    assert t.step() == 1 and t.run.step == 1
+
+
+def test_chunks_reproduce_train_run_exactly():
+    t = Trainer(CFG)
+    while not t.finished:
+        t.advance(budget_s=0.01)
+    ref = train_run(CFG)
+    assert t.run.history.loss.tolist() == ref.history.loss.tolist()
+    for (sa, a), (sb, b) in zip(t.run.probes, ref.probes, strict=True):
+        assert sa == sb and (a.hidden == b.hidden).all()
+    assert t.steps_per_second > 0 and t.seconds_left() == 0
+
+
+def test_max_steps_and_finish():
+    t = Trainer(CFG)
+    assert t.advance(max_steps=5) == 5 and t.run.step == 5
+    assert t.advance(max_steps=1000) == 25 and t.finished
+    assert t.advance() == 0
+
+
+def test_overlapping_ticks_do_not_collide():
+    t = Trainer(CFG.replace(steps=200))
+    errors = []
+
+    def tick():
+        try:
+            while not t.finished:
+                t.advance(budget_s=0.005)
+        except Exception as err:  # "generator already executing" before the lock
+            errors.append(err)
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert t.run.history.step.tolist() == list(range(201))
+
+
+def test_wrapping_a_finished_run_is_from_cache():
+    run = train_run(CFG)
+    t = Trainer(CFG, run=run)
+    assert t.finished and t.from_cache and t.run is run and t.advance() == 0
+    torch.testing.assert_close(t.run.model.head.weight, run.model.head.weight)
