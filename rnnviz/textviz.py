@@ -57,7 +57,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
         quote.append(in_q)
         depth.append(d > 0)
         col.append(c)
-    return dict(zip(FEATURES, (np.array(quote, float), np.array(depth, float), np.array(col, float))))
+    return dict(zip(FEATURES, (np.array(quote, float), np.array(depth, float), np.array(col, float)), strict=True))
 
 
 def top_units(values: np.ndarray, feature: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
@@ -73,7 +73,7 @@ def top_units(values: np.ndarray, feature: np.ndarray, k: int = 5) -> list[tuple
 def colored_html(text: str, values: np.ndarray) -> str:
     """Karpathy-style: each character's background from blue (-1) through white to red (+1)."""
     spans = []
-    for ch, v in zip(text, np.clip(values, -1, 1)):
+    for ch, v in zip(text, np.clip(values, -1, 1), strict=False):
         r, g, b = (255, int(255 * (1 - v)), int(255 * (1 - v))) if v > 0 else (int(255 * (1 + v)),) * 2 + (255,)
         shown = "↵<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
         spans.append(f'<span style="background:rgb({r},{g},{b})">{shown}</span>')

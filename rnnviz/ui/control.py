@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -46,10 +46,11 @@ def _buttons(state: AppState) -> None:
     finished = state.trainer is None or state.trainer.finished
     cols = st.columns([1, 1, 1, 5])
     if state.playing:
-        cols[0].button("Pause", icon=":material/pause:", key="ctl_pause", on_click=_set_playing, args=(state, False), type="primary")
+        cols[0].button("Pause", icon=":material/pause:", key="ctl_pause", on_click=_set_playing,
+                       args=(state, False), type="primary")
     else:
-        cols[0].button("Play", icon=":material/play_arrow:", key="ctl_play", on_click=_set_playing, args=(state, True), type="primary",
-                       disabled=finished)
+        cols[0].button("Play", icon=":material/play_arrow:", key="ctl_play", on_click=_set_playing,
+                       args=(state, True), type="primary", disabled=finished)
     if cols[1].button("Step", icon=":material/skip_next:", key="ctl_step", disabled=finished or state.playing):
         _step(state)
     cols[2].button("Reset", icon=":material/replay:", key="ctl_reset", on_click=reset, args=(state,))

@@ -33,10 +33,8 @@ def load_widgets(config: RunConfig) -> None:
 def config_sidebar(state: AppState) -> None:
     with st.sidebar:
         st.header("Run settings")
-        for key, value in state.config.to_dict().items():  # widgets removed by a page switch come back
-            if f"cfg_{key}" not in st.session_state and key != "dataset_params":
-                load_widgets(state.config)
-                break
+        if any(f"cfg_{key}" not in st.session_state for key in ("cell", "seq_len", "steps")):
+            load_widgets(state.config)  # a page switch may have dropped the widgets' values
         values = _model_widgets() | _data_widgets(state) | _training_widgets()
         with st.expander("Probes and initialisation"):
             values |= _advanced_widgets()

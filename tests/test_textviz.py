@@ -1,0 +1,56 @@
+"""Text page helpers: sampling, activations per character, interpretable units, safe HTML."""
+
+import numpy as np
+import torch
+
+from rnnviz import RunConfig, load_dataset
+from rnnviz.textviz import activations, colored_html, encode, sample, text_features, top_units
+from rnnviz.train import build_model
+
+CFG = RunConfig(cell="lstm", hidden_size=12, seq_len=20, dataset="text", embedding_size=8,
+                dataset_params={"n_train": 64, "n_val": 16})
+
+
+def model_and_vocab():
+    data = load_dataset(CFG)
+    return build_model(CFG, data), data.vocab
+
+
+def test_sampling_is_seeded_and_uses_the_vocabulary():
+    model, vocab = model_and_vocab()
+    a = sample(model, vocab, "The ", 40, temperature=1.0, seed=3)
+    assert a == sample(model, vocab, "The ", 40, temperature=1.0, seed=3)
+    assert a != sample(model, vocab, "The ", 40, temperature=1.0, seed=4)
+    assert len(a) == 40 and set(a) <= set(vocab)
+
+
+def test_activations_have_one_row_per_character_and_match_the_fused_model():
+    model, vocab = model_and_vocab()
+    text = "def f(x):\n    return 'x'"
+    acts = activations(model, text, vocab)
+    assert set(acts) == {"hidden", "input", "forget", "cell", "output"}
+    assert acts["hidden"].shape == (len(encode(text, vocab)), 12)
+    with torch.no_grad():
+        states, _ = model.rnn(model.rnn_input(encode(text, vocab)[None]))
+    np.testing.assert_allclose(acts["hidden"], states[0].numpy(), atol=1e-5)
+
+
+def test_top_units_finds_a_unit_that_tracks_quotes():
+    text = 'say "hello there" and "bye" now' * 3
+    inside = text_features(text)["inside quotes"]
+    values = np.random.default_rng(0).normal(size=(len(text), 6)) * 0.1
+    values[:, 4] += inside
+    assert top_units(values, inside, k=1)[0][0] == 4
+    assert top_units(values, inside, k=1)[0][1] > 0.9
+
+
+def test_features_track_brackets_and_line_position():
+    f = text_features("a(b)c\nxy")
+    assert f["inside brackets"].tolist() == [0, 1, 1, 0, 0, 0, 0, 0]
+    assert f["position in line"].tolist() == [1, 2, 3, 4, 5, 0, 1, 2]
+
+
+def test_colored_html_escapes_text():
+    html = colored_html("<b>&", np.array([1.0, -1.0, 0.0, 0.5]))
+    assert "<b>" not in html and "&lt;" in html and "&gt;" in html and "&amp;" in html
+    assert "rgb(255,0,0)" in html and "rgb(0,0,255)" in html  # +1 red, -1 blue
