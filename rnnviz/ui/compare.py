@@ -17,10 +17,14 @@ def compare_control(state: AppState, cells: list[str]) -> None:
     if {c: t.config for c, t in trainers.items()} != configs:
         state.compare_trainers = trainers = {c: _trainer(cfg) for c, cfg in configs.items()}
         state.compare_playing = False
-    running = state.compare_playing and not all(t.finished for t in trainers.values())
+    if all(t.finished for t in trainers.values()):
+        state.compare_playing = False
+    running = state.compare_playing
 
     @st.fragment(run_every=INTERVAL if running else None)
     def control() -> None:
+        if state.compare_playing != running:
+            st.rerun()  # started or paused: a full rerun sets every timer on the page
         if state.compare_playing:
             _tick(state, trainers)
         done = sum(max(t.run.step, 0) for t in trainers.values())

@@ -20,8 +20,12 @@ def tick_every(state: AppState) -> float | None:
 def training_control(state: AppState) -> None:
     """The control bar; while playing it trains a chunk per tick."""
 
+    ticking = state.playing
+
     @st.fragment(run_every=tick_every(state))
     def control() -> None:
+        if state.playing != ticking:
+            st.rerun()  # Play/Pause was pressed: a full rerun (re)starts or stops every timer on the page
         if state.playing:
             _train_chunk(state)
         _buttons(state)
