@@ -53,17 +53,18 @@ def run_layer(cell: str, rnn: torch.nn.Module, k: int, inp: torch.Tensor):
     if cell != "gru":  # GRU needs b_hh apart: the reset gate multiplies W_hn h + b_hn
         b_ih, b_hh = b_ih + b_hh, None
     xp = torch.addmm(b_ih, inp.reshape(B * T, -1), w_ih.T).view(B, T, -1)  # (B, T, G*H), one matmul for all t
+    xp = xp.unbind(1)  # T x (B, G*H); unlike xp[:, t], backward doesn't build a (B, T, G*H) zero tensor per step
     h = inp.new_zeros(B, rnn.hidden_size)
     c = h if cell == "lstm" else None
     hs, cs, gates = [], [], []
     for t in range(T):
         if cell == "lstm":
-            h, c, g = lstm_step(xp[:, t], h, c, w_hh, b_hh)
+            h, c, g = lstm_step(xp[t], h, c, w_hh, b_hh)
             cs.append(c)
         elif cell == "gru":
-            h, _, g = gru_step(xp[:, t], h, w_hh, b_hh)
+            h, _, g = gru_step(xp[t], h, w_hh, b_hh)
         else:
-            h, _, g = rnn_step(xp[:, t], h, w_hh, b_hh, relu=cell == "rnn_relu")
+            h, _, g = rnn_step(xp[t], h, w_hh, b_hh, relu=cell == "rnn_relu")
         hs.append(h)
         gates.append(g)
     return hs, cs, gates
