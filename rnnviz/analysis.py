@@ -208,11 +208,18 @@ def recurrent_spectrum(model: torch.nn.Module) -> list[dict[str, dict]]:
         w = getattr(rnn, f"weight_hh_l{k}").detach().cpu().double().numpy()  # (G*H, H)
         blocks = np.split(w, len(w) // H)
         out.append({
-            name: {"radius": float(np.abs(np.linalg.eigvals(b)).max()),
-                   "singular_values": np.linalg.svd(b, compute_uv=False)}
+            name: _spectrum(b)
             for name, b in zip(block_names(len(blocks)), blocks, strict=True)
         })
     return out
+
+
+def _spectrum(block: np.ndarray) -> dict:
+    """Radius and singular values of one H x H block; NaN (not an exception) once training has diverged."""
+    if not np.isfinite(block).all():
+        return {"radius": float("nan"), "singular_values": np.full(len(block), np.nan)}
+    return {"radius": float(np.abs(np.linalg.eigvals(block)).max()),
+            "singular_values": np.linalg.svd(block, compute_uv=False)}
 
 
 def radius_history(probes: list[tuple[int, Trace]]) -> pd.DataFrame:

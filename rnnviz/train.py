@@ -33,7 +33,7 @@ class TrainEvent:
     clipped: bool
     diverged: bool = False
     probe: Trace | None = None
-    seconds: float = 0.0  # wall time since training started
+    seconds: float = 0.0  # compute time so far (not counting time paused between events)
 
 
 def build_model(config: RunConfig, data: SequenceData) -> SequenceModel:
@@ -75,10 +75,11 @@ def train_model(
     params = list(model.parameters())
     probe_x, probe_y = data.x_val[: config.probe_size], data.y_val[: config.probe_size]
     batches = batch_indices(config, len(data.x_train))
-    t0 = time.perf_counter()
+    busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
     for step in range(config.steps + 1):
         if stop is not None and stop():
             return
+        t_step = time.perf_counter()
         idx = next(batches)
         _, loss = model(data.x_train[idx], data.y_train[idx])
         opt.zero_grad(set_to_none=True)
@@ -86,7 +87,7 @@ def train_model(
         loss_v, total_v, norms = _grad_norms(loss, params)
         event = TrainEvent(step, loss_v, None, total_v, dict(zip(names, norms, strict=True)), clipped=False)
         if not (math.isfinite(loss_v) and math.isfinite(total_v)):
-            yield _diverged(event, t0)
+            yield _diverged(event, busy + time.perf_counter() - t_step)
             return
         if step > 0:  # step 0 only measures the untrained model
             event.clipped = config.clip is not None and total_v > config.clip
@@ -97,11 +98,12 @@ def train_model(
         if step % config.eval_every == 0 or last:
             event.val_loss = evaluate(model, data)
             if not math.isfinite(event.val_loss):  # the update itself blew the weights up
-                yield _diverged(event, t0)
+                yield _diverged(event, busy + time.perf_counter() - t_step)
                 return
         if step % config.probe_every == 0 or last:
             event.probe = replay(model, probe_x, probe_y)
-        event.seconds = time.perf_counter() - t0
+        busy += time.perf_counter() - t_step
+        event.seconds = busy
         yield event
 
 
@@ -114,9 +116,8 @@ def _grad_norms(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, 
     return values[0], values[1], values[2:]
 
 
-def _diverged(event: TrainEvent, t0: float) -> TrainEvent:
-    event.diverged, event.clipped, event.probe = True, False, None
-    event.seconds = time.perf_counter() - t0
+def _diverged(event: TrainEvent, seconds: float) -> TrainEvent:
+    event.diverged, event.clipped, event.probe, event.seconds = True, False, None, seconds
     return event
 
 

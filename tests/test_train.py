@@ -168,3 +168,32 @@ def test_run_history_rows_columns_and_probes(tiny_data):
     # the run's model is the trained one: its probe at the last step is a replay of it
     last = replay(run.model, data.x_val[: config.probe_size], data.y_val[: config.probe_size])
     np.testing.assert_array_equal(run.probes[-1][1].hidden, last.hidden)
+
+
+def test_event_seconds_count_compute_time_not_time_paused_between_events():
+    import time
+
+    from rnnviz import RunConfig, train
+
+    gen = train(RunConfig(cell="rnn_tanh", hidden_size=4, seq_len=5, steps=3, probe_every=100))
+    first = next(gen)
+    time.sleep(0.3)  # the UI pauses between chunks: that is not training time
+    second = next(gen)
+    assert second.seconds - first.seconds < 0.25
+    gen.close()
+
+
+def test_spectrum_of_diverged_weights_is_nan_not_an_error():
+    import math
+
+    import torch
+
+    from rnnviz import RunConfig
+    from rnnviz.analysis import recurrent_spectrum
+    from rnnviz.model import SequenceModel
+
+    model = SequenceModel(RunConfig(cell="gru", hidden_size=3), 1, 1, "regression")
+    with torch.no_grad():
+        model.rnn.weight_hh_l0[0, 0] = float("nan")
+    spectrum = recurrent_spectrum(model)[0]
+    assert math.isnan(spectrum["reset"]["radius"]) and not math.isnan(spectrum["update"]["radius"])
