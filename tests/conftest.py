@@ -48,3 +48,12 @@ def tiny_data():
 def tiny_model():
     """tiny_model(cell, task, num_layers=1, **config) -> (SequenceModel with H = 6, its SequenceData)."""
     return _tiny_model
+
+
+@pytest.fixture
+def one_thread():
+    """Small batches gain nothing from a second torch thread and lose a lot when the cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

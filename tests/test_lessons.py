@@ -1,20 +1,13 @@
 """Each one-click lesson reproduces its tutorial's set-up and claim (the long ones in test_long_memory.py)."""
 
 import pytest
-import torch
 
 from rnnviz import analysis, load_dataset, metrics, train_run
 from rnnviz.lessons import BY_KEY, LESSONS
 from rnnviz.model import parameter_count
 from rnnviz.train import build_model
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_lesson_builds_its_data_and_model():

@@ -6,7 +6,6 @@ at 0.016; the tanh RNN ends at 0.331 (baseline 1/3). One thread: 22 s + 14 s.
 """
 
 import pytest
-import torch
 
 from rnnviz import RunConfig, load_dataset, train_run
 from rnnviz.metrics import evaluate_metrics
@@ -14,13 +13,7 @@ from rnnviz.metrics import evaluate_metrics
 BUDGET = 2500
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batches gain nothing from a second thread and lose a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def adding_run(cell: str) -> dict[str, float]:

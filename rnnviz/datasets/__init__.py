@@ -129,6 +129,18 @@ def constant_token_baseline(y_train: torch.Tensor, y_val: torch.Tensor, vocab_si
     return {"accuracy": float((ids == freq.argmax()).double().mean()), "loss": float(-freq[ids].log().mean())}
 
 
+def regression_data(xt: np.ndarray, yt: np.ndarray, xv: np.ndarray, yv: np.ndarray, description: str,
+                    **fields: Any) -> SequenceData:
+    """A regression SequenceData from numpy splits; the baseline is the best constant's MSE unless given."""
+    y_train, y_val = as_float(yt), as_float(yv)
+    baseline = {"mse": constant_mse(y_train, y_val)} | fields.pop("baseline", {})
+    return SequenceData(
+        task="regression", x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
+        input_size=xt.shape[-1], output_size=yt.shape[-1], vocab=None, baseline=baseline,
+        description=description, **fields,
+    )
+
+
 def as_float(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
 

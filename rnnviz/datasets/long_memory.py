@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from rnnviz.datasets import DatasetError, Param, SequenceData, as_float, constant_mse, register
+from rnnviz.datasets import DatasetError, Param, SequenceData, as_float, register, regression_data
 
 N_TRAIN = Param("n_train", 10_000, 16, 100_000, help="training sequences")
 N_VAL = Param("n_val", 1000, 8, 10_000, help="validation sequences")
@@ -32,13 +32,10 @@ def adding(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len
     xt, yt = _adding_samples(rng, n_train, T)
     xv, yv = _adding_samples(rng, n_val, T)
-    y_train, y_val = as_float(yt), as_float(yv)
-    return SequenceData(
-        task="regression",
-        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
-        input_size=2, output_size=1, vocab=None,
+    return regression_data(
+        xt, yt, xv, yv,
         # the sum of two U(0,1) has variance 1/6; predicting 1 gives mean abs error 1/3
-        baseline={"mse": constant_mse(y_train, y_val), "mae": 1 / 3},
+        baseline={"mae": 1 / 3},
         solved={"mae": 0.04},
         description=(
             f"Each step carries a random number and a marker (0 or 1); exactly two numbers are marked, one "

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnviz.datasets import DatasetError, Param, SequenceData, as_float, constant_token_baseline, register
+from rnnviz.datasets import DatasetError, Param, SequenceData, constant_token_baseline, register, regression_data
 from rnnviz.datasets.uploads import get_upload, parse_csv, parse_text
 
 DATA = Path(__file__).parent / "data"
@@ -37,13 +37,9 @@ def series_windows(values: np.ndarray, T: int, val_fraction: float, transform: s
         raise DatasetError(f"{what} has values too large to scale; allowed: numbers below about 1e150")
     windows = np.lib.stride_tricks.sliding_window_view(z, T + 1).copy()  # (len - T, T + 1): inputs, target
     train, val = windows[:n_train], windows[n_train:]  # a training window ends before the split
-    y_train, y_val = as_float(train[:, T:]), as_float(val[:, T:])
-    return SequenceData(
-        task="regression",
-        x_train=as_float(train[:, :T, None]), y_train=y_train, x_val=as_float(val[:, :T, None]), y_val=y_val,
-        input_size=1, output_size=1, vocab=None,
-        baseline={"mse": float(((y_val - y_train.mean()) ** 2).mean()),
-                  "mse_last_value": float(((y_val - as_float(val[:, T - 1 : T])) ** 2).mean())},
+    return regression_data(
+        train[:, :T, None], train[:, T:], val[:, :T, None], val[:, T:],
+        baseline={"mse_last_value": float(((val[:, T:] - val[:, T - 1 : T]) ** 2).mean())},
         description="",
         extras={"mean": float(mean), "std": float(std), "split": split, "transform": transform,
                 "series": z.astype(np.float32)},

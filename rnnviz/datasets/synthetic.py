@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.datasets import Param, SequenceData, as_float, constant_mse, register
+from rnnviz.datasets import Param, SequenceData, register, regression_data
 
 N_TRAIN = Param("n_train", 2000, 16, 100_000, help="training samples")
 N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
@@ -36,14 +36,8 @@ def sine(config, rng, frequency, amplitude, noise, n_train, n_val, layout) -> Se
         x = clean[:, :T] + noise * rng.standard_normal((n, T))
         return x[..., None], clean[:, T:]  # (n, T, 1), (n, 1)
 
-    xt, yt = windows(n_train)
-    xv, yv = windows(n_val)
-    y_train, y_val = as_float(yt), as_float(yv)
-    return SequenceData(
-        task="regression",
-        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
-        input_size=1, output_size=1, vocab=None,
-        baseline={"mse": constant_mse(y_train, y_val)},
+    return regression_data(
+        *windows(n_train), *windows(n_val),
         description=(
             f"Each sample is {T} values of a sine wave (frequency {frequency:g} rad/step) starting at a "
             "random phase; the model predicts the next value. A sine is predictable from its last two "
@@ -57,13 +51,8 @@ def keras_sine() -> SequenceData:
     x = np.sin(np.linspace(0, 10 * np.pi, 100))
     y = np.sin(np.linspace(0.1, 10 * np.pi + 0.1, 100))
     val = np.arange(100) % 5 == 4  # every 5th point: validation spread over the whole curve
-    xt, yt, xv, yv = x[~val, None, None], y[~val, None], x[val, None, None], y[val, None]  # (n, 1, 1), (n, 1)
-    y_train, y_val = as_float(yt), as_float(yv)
-    return SequenceData(
-        task="regression",
-        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
-        input_size=1, output_size=1, vocab=None,
-        baseline={"mse": constant_mse(y_train, y_val)},
+    return regression_data(
+        x[~val, None, None], y[~val, None], x[val, None, None], y[val, None],  # (n, 1, 1), (n, 1)
         description=(
             "The Keras tutorial's set-up: 100 points of sin(t) for t in [0, 10pi], each a sample of one time "
             "step (T=1 whatever seq_len says), and the target is sin(t + 0.1); every 5th point is kept for "
@@ -83,11 +72,8 @@ def white_noise(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len
     xt, yt = rng.random((n_train, T, 1)), rng.random((n_train, 1))
     xv, yv = rng.random((n_val, T, 1)), rng.random((n_val, 1))
-    y_train, y_val = as_float(yt), as_float(yv)
-    return SequenceData(
-        task="regression",
-        x_train=as_float(xt), y_train=y_train, x_val=as_float(xv), y_val=y_val,
-        input_size=1, output_size=1, vocab=None,
+    return regression_data(
+        xt, yt, xv, yv,
         baseline={"mse": 1 / 12},
         description=(
             f"Inputs are {T} uniform random numbers and the target is another, unrelated one, as in the "
