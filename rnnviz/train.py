@@ -20,6 +20,8 @@ from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.model import SequenceModel
 from rnnviz.record import Trace, replay
 
+PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
+PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
 MAX_VAL = 128  # validation samples scored per evaluation: a fixed slice, so the curve is smooth and cheap
 
 
@@ -73,7 +75,8 @@ def train_model(
     opt = make_optimizer(config, model)
     names = [n for n, _ in model.named_parameters()]
     params = list(model.parameters())
-    probe_x, probe_y = data.x_val[: config.probe_size], data.y_val[: config.probe_size]
+    n_probe = probe_samples(config)
+    probe_x, probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
     batches = batch_indices(config, len(data.x_train))
     busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
     for step in range(config.steps + 1):
@@ -105,6 +108,13 @@ def train_model(
         busy += time.perf_counter() - t_step
         event.seconds = busy
         yield event
+
+
+def probe_samples(config: RunConfig) -> int:
+    """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
+    arrays = {"lstm": 6, "gru": 4}.get(config.cell, 2)  # hidden (+ cell) + gates, each (L, B, T, H)
+    per_sample = arrays * config.num_layers * config.seq_len * config.hidden_size * 4
+    return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
 
 
 def _grad_norms(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, float, list[float]]:
@@ -149,9 +159,16 @@ class Run:
         self.seconds = event.seconds
         if event.probe is not None:
             self.probes.append((event.step, event.probe))
+            self._thin_probes()
         if event.diverged:
             self.diverged_at = event.step
         self._history = None
+
+    def _thin_probes(self) -> None:
+        """Past PROBE_BYTES_PER_RUN drop every other probe between the first and the latest."""
+        while len(self.probes) > 2 and sum(t.nbytes for _, t in self.probes) > PROBE_BYTES_PER_RUN:
+            first, *middle, last = self.probes
+            self.probes = [first, *middle[1::2], last]
 
     @property
     def history(self) -> pd.DataFrame:
