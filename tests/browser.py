@@ -1,0 +1,96 @@
+"""Real-browser helpers: a streamlit server on a free port and Debian's chromium driven by playwright."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SHOTS = ROOT / "artifacts" / "screenshots"
+PLOT = ".js-plotly-plot"
+EXCEPTION = '[data-testid="stException"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(**env: str):
+    """`streamlit run app.py` on 127.0.0.1:<free port>; yields the base URL once /_stcore/health answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
+    log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def launch(playwright):
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def progress_step(page) -> int:
+    """The step shown by the training control's progress text ('step 12 / 300 · ...')."""
+    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=30_000)
+    return int(re.search(r"step ([\d,]+) /", text).group(1).replace(",", ""))
+
+
+def wait_for_step(page, at_least: int, timeout: float = 60) -> int:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            step = progress_step(page)
+        except Exception:  # the element is being redrawn
+            step = -1
+        if step >= at_least:
+            return step
+        if time.time() > deadline:
+            raise AssertionError(f"training did not reach step {at_least} in {timeout} s (at {step})")
+        time.sleep(0.3)
+
+
+def plot_points(page) -> list[int]:
+    """Number of x values of every trace of every plotly graph on the page."""
+    return page.evaluate(
+        f"""Array.from(document.querySelectorAll('{PLOT}')).flatMap(
+            g => (g._fullData || []).map(t => (t.x || []).length))"""  # _fullData: typed arrays decoded
+    )
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
