@@ -92,11 +92,15 @@ def _upload_widget(dataset: str, state: AppState) -> dict:
     key = f"ds_{dataset}_upload"
     file = st.file_uploader("Your file", type=["csv", "txt"], key=f"file_{dataset}",
                             help=f"At most {datasets.MAX_UPLOAD_BYTES // 2**20} MB.")
-    if file is not None:
+    if file is not None and st.session_state.get(f"{key}_file") != file.file_id:
+        st.session_state[f"{key}_file"] = file.file_id  # check each file once, not on every rerun
+        st.session_state[f"{key}_error"] = None
         try:
             st.session_state[key] = datasets.register_upload(file.getvalue(), file.name)
         except DatasetError as err:
-            st.error(f"{file.name}: {err}")
+            st.session_state[f"{key}_error"] = f"{file.name} was refused: {err}"
+    if file is not None and st.session_state.get(f"{key}_error"):
+        st.error(st.session_state[f"{key}_error"])
     value = st.session_state.get(key)
     return {"upload": value} if value else {}
 

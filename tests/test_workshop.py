@@ -1,0 +1,92 @@
+"""A shared server: finished runs shared through the cache, models in training never; bounded training slots."""
+
+from contextlib import ExitStack
+
+import pytest
+
+from rnnviz import RunConfig, jobs, train_run
+from rnnviz.jobs import RunCache, Slots, run_nbytes
+from tests.pagetools import open_page, press, state, texts
+
+SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10", "eval_every": "10"}
+
+
+@pytest.fixture(autouse=True)
+def empty_run_cache():
+    jobs.RUN_CACHE.clear()
+
+
+def play_to_the_end(at):
+    at.button(key="ctl_play").click().run()
+    for _ in range(30):
+        if state(at).run.finished:
+            return at
+        at.run()
+    raise AssertionError("the run did not finish")
+
+
+def test_a_finished_run_is_shown_at_once_to_the_next_session_with_the_same_settings():
+    first = play_to_the_end(open_page("pages/1_Train.py", **SHORT))
+    second = open_page("pages/1_Train.py", **SHORT)
+    assert state(second).trainer.from_cache and state(second).run is state(first).run
+    assert state(second).run.step == 20
+    assert "shown from the cache" in texts(second, "info")
+    other_seed = open_page("pages/1_Train.py", **SHORT, seed="1")
+    assert not state(other_seed).trainer.from_cache and state(other_seed).run.step == 0
+
+
+def test_a_model_in_training_is_never_shared():
+    first = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=3)
+    second = open_page("pages/1_Train.py", **SHORT)
+    assert state(second).run is not state(first).run
+    assert state(second).run.model is not state(first).run.model
+    assert state(second).run.step == 0 and state(first).run.step == 3
+
+
+def test_reset_after_a_cache_hit_trains_afresh():
+    play_to_the_end(open_page("pages/1_Train.py", **SHORT))
+    at = open_page("pages/1_Train.py", **SHORT)
+    at.button(key="ctl_reset").click().run()
+    assert not state(at).trainer.from_cache and state(at).run.step == 0
+
+
+def test_when_every_slot_is_busy_the_session_waits_and_says_so():
+    at = open_page("pages/1_Train.py", **SHORT)
+    with ExitStack() as busy:
+        for _ in range(jobs.SLOTS.n):  # other sessions hold every training slot
+            assert busy.enter_context(jobs.SLOTS.hold(timeout=1))
+        at.button(key="ctl_play").click().run()
+        at.run()
+        assert state(at).run.step == 0
+        assert "Waiting for a free training slot" in texts(at, "info")
+    at.run()  # a slot is free again
+    assert state(at).run.step > 0 and "Waiting" not in texts(at, "info")
+
+
+def test_slots_bound_concurrency():
+    slots = Slots(2)
+    with slots.hold(0.1) as a, slots.hold(0.1) as b, slots.hold(0.1) as c:
+        assert a and b and not c and slots.busy == 2
+    assert slots.busy == 0
+
+
+def test_run_cache_is_bounded_in_entries_and_bytes_and_evicts_the_least_recently_used():
+    runs = [train_run(RunConfig(cell="rnn_tanh", hidden_size=4, seq_len=5, steps=2, seed=s)) for s in range(4)]
+    cache = RunCache(max_entries=3, max_bytes=10**9)
+    for run in runs[:3]:
+        cache.put(run.config.key(), run)
+    assert cache.get(runs[0].config.key()) is runs[0]  # 0 is now the most recently used
+    cache.put(runs[3].config.key(), runs[3])
+    assert len(cache) == 3 and cache.get(runs[1].config.key()) is None and cache.get(runs[0].config.key())
+    small = RunCache(max_entries=10, max_bytes=int(run_nbytes(runs[0]) * 2.5))
+    for run in runs:
+        small.put(run.config.key(), run)
+    assert len(small) == 2 and small.nbytes <= small.max_bytes
+
+
+def test_only_finished_runs_can_be_shared():
+    from rnnviz.session import Trainer
+
+    trainer = Trainer(RunConfig(cell="gru", hidden_size=4, seq_len=5, steps=10))
+    with pytest.raises(ValueError, match="only finished runs"):
+        RunCache().put(trainer.config.key(), trainer.run)
