@@ -94,3 +94,44 @@ def plot_points(page) -> list[int]:
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def train_sessions(browser, url: str, queries: list[str], timeout: float = 240) -> dict:
+    """Open one browser context per query on the Train page, press Play in all, wait until every run ends.
+
+    Returns {"seconds": wall time from the first Play to the last finish, "waited": True if any page
+    showed the waiting-for-a-slot notice, "pages": the pages}.
+    """
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in queries]
+    pages = [c.new_page() for c in contexts]
+    for page, query in zip(pages, queries, strict=True):
+        page.goto(f"{url}/Train?{query}")
+    for page in pages:
+        page.get_by_role("button", name="Play").click(timeout=60_000)
+    start, waited = time.time(), False
+    pending = list(pages)
+    while pending:
+        if time.time() - start > timeout:
+            raise AssertionError(f"{len(pending)} of {len(pages)} sessions did not finish in {timeout} s")
+        for page in list(pending):
+            text = page.locator('[data-testid="stProgress"]').first.inner_text()
+            waited = waited or page.get_by_text("Waiting for a free training slot").count() > 0
+            if "finished in" in text or "from the run cache" in text:
+                pending.remove(page)
+        time.sleep(0.5)
+    return {"seconds": time.time() - start, "waited": waited, "pages": pages, "contexts": contexts}
+
+
+def server_rss_mb(url: str) -> float | None:
+    """Peak resident memory (VmHWM) of the streamlit process serving `url`, from /proc."""
+    port = url.rsplit(":", 1)[1]
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = status.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
+            for line in (status.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return None

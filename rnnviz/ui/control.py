@@ -9,7 +9,8 @@ import streamlit as st
 from rnnviz import jobs
 from rnnviz.ui.state import AppState, reset
 
-INTERVAL = 0.5  # seconds between ticks while playing
+INTERVAL = 0.5  # seconds between training ticks while playing
+VIEW_INTERVAL = 1.0  # seconds between view refreshes while playing: drawing costs more than a chunk
 BUDGET = 0.25  # seconds of training per tick: well under the interval, so the page stays responsive
 
 
@@ -110,7 +111,7 @@ def live(draw: Callable[[AppState], None], state: AppState, running: bool | None
     """Draw a page's views in a fragment that refreshes with the training ticks (or while `running`)."""
     ticking = state.playing if running is None else running
 
-    @st.fragment(run_every=INTERVAL if ticking else None)
+    @st.fragment(run_every=VIEW_INTERVAL if ticking else None)
     def views() -> None:
         draw(state)
 

@@ -1,0 +1,110 @@
+"""Time per training step with 1 and with N simultaneous sessions.
+
+Run: /work/venv/bin/python bench/bench_load.py [--mode server|threads] [--sessions 8] [--steps 500] [--rounds 3]
+
+server (default): one `streamlit run app.py` (jobs.SLOTS = cores unless RNNVIZ_TRAINING_SLOTS is set), one
+    headless chromium with a browser context per session; each opens /Train?steps=S&seed=i (own seed: no
+    cache hits), presses Play and waits for "finished". Reported per session: training ms/step (the run's
+    own compute time, from its progress text) and wall ms/step (from Play to finished).
+threads: what the server does without the UI: N threads each drive a Trainer with Trainer.advance(0.25)
+    inside jobs.SLOTS.hold(), like the Play fragment, but back to back (no 0.5 s tick).
+The ratio is N-session / 1-session ms/step (medians over sessions, then over rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run_server(sessions: int, steps: int) -> tuple[float, float]:
+    """(median training ms/step, median wall ms/step) over `sessions` browser sessions on one server."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch, streamlit_server
+
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = launch(p)
+        pages = [browser.new_context().new_page() for _ in range(sessions)]
+        for seed, page in enumerate(pages):
+            page.goto(f"{url}/Train?steps={steps}&seed={seed + int(time.time()) % 100_000}")
+            page.get_by_role("button", name="Play").wait_for(timeout=120_000)
+        start = {}
+        for i, page in enumerate(pages):
+            page.get_by_role("button", name="Play").click()
+            start[i] = time.perf_counter()
+        done: dict[int, tuple[float, float]] = {}
+        while len(done) < sessions:
+            for i, page in enumerate(pages):
+                if i in done:
+                    continue
+                text = page.locator('[data-testid="stProgress"]').first.inner_text()
+                if m := re.search(r"finished in ([\d.,]+) s", text):
+                    done[i] = (float(m.group(1).replace(",", "")), time.perf_counter() - start[i])
+            time.sleep(0.2)
+        browser.close()
+    return (statistics.median(1e3 * t / steps for t, _ in done.values()),
+            statistics.median(1e3 * w / steps for _, w in done.values()))
+
+
+def run_threads(sessions: int, steps: int) -> tuple[float, float]:
+    from rnnviz import RunConfig, jobs
+    from rnnviz.session import Trainer
+
+    jobs.configure_torch()
+    trainers = [Trainer(RunConfig(steps=steps, seed=i)) for i in range(sessions)]
+    walls: dict[int, float] = {}
+
+    def drive(i: int) -> None:
+        t0 = time.perf_counter()
+        while not trainers[i].finished:
+            with jobs.SLOTS.hold(timeout=0.25) as got:
+                if got:
+                    trainers[i].advance(0.25)
+        walls[i] = time.perf_counter() - t0
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (statistics.median(1e3 * t.run.seconds / steps for t in trainers),
+            statistics.median(1e3 * w / steps for w in walls.values()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("server", "threads"), default="server")
+    ap.add_argument("--sessions", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=1)
+    args = ap.parse_args()
+    run = run_server if args.mode == "server" else run_threads
+    from rnnviz import jobs
+
+    print(f"mode={args.mode} steps={args.steps} slots={jobs.SLOTS.n} torch threads={jobs.TORCH_THREADS} "
+          f"(default config: lstm H=32 T=50 sine)")
+    rows = []
+    for r in range(args.rounds):  # alternate 1 and N so drifting machine load hits both
+        one = run(1, args.steps)
+        many = run(args.sessions, args.steps)
+        rows.append((one, many))
+        print(f"round {r + 1}: 1 session {one[0]:.1f} ms/step train, {one[1]:.1f} ms/step wall | "
+              f"{args.sessions} sessions {many[0]:.1f} ms/step train, {many[1]:.1f} ms/step wall", flush=True)
+    med = lambda k, j: statistics.median(row[k][j] for row in rows)  # noqa: E731
+    print(f"median  training ms/step: 1 session {med(0, 0):.1f}, {args.sessions} sessions {med(1, 0):.1f}, "
+          f"ratio {med(1, 0) / med(0, 0):.2f}")
+    print(f"median  wall ms/step per session: 1 session {med(0, 1):.1f}, {args.sessions} sessions {med(1, 1):.1f}, "
+          f"ratio {med(1, 1) / med(0, 1):.2f} (ideal with {jobs.SLOTS.n} slots: {args.sessions / jobs.SLOTS.n:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Eight simultaneous browser sessions train at once on one server: all finish, slots are visible, cache works."""
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.browser import EXCEPTION, launch, streamlit_server, train_sessions
+
+pytestmark = pytest.mark.browser
+
+SESSIONS = 8
+STEPS = 60  # the default config, shortened: here the 8 browsers share the server's 2 cores
+
+
+def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run():
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = launch(p)
+        result = train_sessions(browser, url, [f"steps={STEPS}&seed={s}" for s in range(SESSIONS)])
+        for page in result["pages"]:
+            assert page.locator(EXCEPTION).count() == 0
+            assert f"step {STEPS} / {STEPS}" in page.locator('[data-testid="stProgress"]').first.inner_text()
+        assert result["waited"], "with more sessions than slots, someone should have waited for a slot"
+        for c in result["contexts"]:
+            c.close()
+        late = browser.new_page()  # a ninth attendee presses the same preset as the first
+        late.goto(f"{url}/Train?steps={STEPS}&seed=0")
+        late.get_by_text("from the run cache").first.wait_for(timeout=60_000)
+        assert f"step {STEPS} / {STEPS}" in late.locator('[data-testid="stProgress"]').first.inner_text()
+        browser.close()
