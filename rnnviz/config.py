@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ class RunConfig:
         if self.forget_bias is not None:
             _check_float("forget_bias", self.forget_bias, -20.0, 20.0)
         _check_dataset(self.dataset, self.dataset_params)
+        _check_memory(self)
         # a private copy (the caller's dict can't change a frozen config) and floats as floats
         # (lr=1 and lr=1.0 are one config, with one key)
         object.__setattr__(self, "dataset_params", dict(self.dataset_params))
@@ -118,6 +120,27 @@ def _check_float(name: str, value: Any, lo: float, hi: float, low_open: bool = F
         raise ConfigError(f"{name}={value!r} must be a number {span}")
     if not math.isfinite(value) or value > hi or value < lo or (low_open and value == lo):
         raise ConfigError(f"{name}={value} is out of range; allowed: a number {span}")
+
+
+MAX_TRAIN_BYTES = int(os.environ.get("RNNVIZ_MAX_TRAIN_MB", "2048")) * 2**20  # one run's training memory
+
+
+def training_bytes(config: RunConfig) -> int:
+    """Rough memory one training step needs: per sample, step, layer and unit, the gates plus h, c and
+    tanh(c) (G + 3 floats) kept by autograd, doubled for their gradients (bench/bench_memory.py measured
+    1.7x the single count at the largest settings)."""
+    gates = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    return config.batch_size * config.seq_len * config.num_layers * config.hidden_size * (gates + 3) * 4 * 2
+
+
+def _check_memory(config: RunConfig) -> None:
+    need = training_bytes(config)
+    if need > MAX_TRAIN_BYTES:
+        raise ConfigError(
+            f"batch_size={config.batch_size} x seq_len={config.seq_len} x num_layers={config.num_layers} x "
+            f"hidden_size={config.hidden_size} would need about {need / 2**30:.1f} GB to train one step; this "
+            f"server allows {MAX_TRAIN_BYTES / 2**30:.1f} GB per run: lower one of them"
+        )
 
 
 def _check_dataset(name: Any, params: Any) -> None:
