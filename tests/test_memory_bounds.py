@@ -15,7 +15,7 @@ def fake_trace(nbytes: int) -> Trace:
 def test_probe_samples_fit_the_per_probe_budget():
     small = RunConfig()
     assert probe_samples(small) == small.probe_size  # the default is far below the cap
-    huge = RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, probe_size=64)
+    huge = RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, probe_size=64, batch_size=1)
     assert probe_samples(huge) == 1  # never zero: one sample is always replayed
     mid = RunConfig(cell="gru", hidden_size=256, num_layers=2, seq_len=500, probe_size=64)
     n = probe_samples(mid)
@@ -35,7 +35,7 @@ def test_thinning_keeps_first_and_latest_and_bounds_bytes():
 
 
 def test_a_large_run_probes_fewer_samples():
-    cfg = RunConfig(cell="lstm", hidden_size=512, num_layers=2, seq_len=400, steps=1, probe_size=64)
+    cfg = RunConfig(cell="lstm", hidden_size=512, num_layers=2, seq_len=400, steps=1, probe_size=64, batch_size=8)
     run = train_run(cfg)
     trace = run.probes[-1][1]
     assert trace.hidden.shape[1] == probe_samples(cfg) < 64
