@@ -4,8 +4,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from rnnviz import RunConfig, jobs, train_run
-from rnnviz.jobs import RunCache, Slots, run_nbytes
+from rnnviz import RunConfig, jobs
+from rnnviz.jobs import RunCache
 from tests.pagetools import open_page, press, state, texts
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10", "eval_every": "10"}
@@ -61,27 +61,6 @@ def test_when_every_slot_is_busy_the_session_waits_and_says_so():
         assert "Waiting for a free training slot" in texts(at, "info")
     at.run()  # a slot is free again
     assert state(at).run.step > 0 and "Waiting" not in texts(at, "info")
-
-
-def test_slots_bound_concurrency():
-    slots = Slots(2)
-    with slots.hold(0.1) as a, slots.hold(0.1) as b, slots.hold(0.1) as c:
-        assert a and b and not c and slots.busy == 2
-    assert slots.busy == 0
-
-
-def test_run_cache_is_bounded_in_entries_and_bytes_and_evicts_the_least_recently_used():
-    runs = [train_run(RunConfig(cell="rnn_tanh", hidden_size=4, seq_len=5, steps=2, seed=s)) for s in range(4)]
-    cache = RunCache(max_entries=3, max_bytes=10**9)
-    for run in runs[:3]:
-        cache.put(run.config.key(), run)
-    assert cache.get(runs[0].config.key()) is runs[0]  # 0 is now the most recently used
-    cache.put(runs[3].config.key(), runs[3])
-    assert len(cache) == 3 and cache.get(runs[1].config.key()) is None and cache.get(runs[0].config.key())
-    small = RunCache(max_entries=10, max_bytes=int(run_nbytes(runs[0]) * 2.5))
-    for run in runs:
-        small.put(run.config.key(), run)
-    assert len(small) == 2 and small.nbytes <= small.max_bytes
 
 
 def test_only_finished_runs_can_be_shared():
