@@ -51,6 +51,21 @@ def texts(at: AppTest, kind: str) -> str:
     return "\n".join(str(el.value) for el in getattr(at, kind))
 
 
+# a ReLU RNN with W_hh radius 1.5 and plain SGD at lr 1 blows up within a few steps
+DIVERGES = {"cell": "rnn_relu", "recurrent_radius": "1.5", "lr": "1.0", "optimizer": "sgd", "clip": "none",
+            "steps": "50", "probe_every": "1"}
+
+
+def play_to_the_end(at: AppTest, reruns: int = 30) -> AppTest:
+    """Press Play and rerun (one training chunk each) until the run is finished."""
+    at.button(key="ctl_play").click().run()
+    for _ in range(reruns):
+        if state(at).run.finished:
+            return at
+        at.run()
+    raise AssertionError(f"the run did not finish in {reruns} reruns (at step {state(at).run.step})")
+
+
 def press(at: AppTest, key: str, times: int = 1) -> AppTest:
     for _ in range(times):
         at.button(key=key).click().run()

@@ -11,7 +11,7 @@ from rnnviz import datasets, jobs
 from rnnviz.config import RunConfig
 from rnnviz.datasets import DatasetError
 from tests.browser import EXCEPTION, PLOT, launch, progress_step, shot, streamlit_server, wait_for_step
-from tests.pagetools import open_page, press, specs, state, texts
+from tests.pagetools import DIVERGES, open_page, play_to_the_end, press, specs, state, texts
 
 SHORT = {"steps": "40", "hidden_size": "8", "seq_len": "20", "probe_every": "5", "eval_every": "5"}
 
@@ -98,17 +98,11 @@ def test_a_bad_url_in_a_running_session_does_not_touch_its_run():
     assert at.query_params["hidden_size"] in ("8", ["8"])  # the URL is rewritten to the session's config
 
 
-DIVERGES = {"cell": "rnn_relu", "recurrent_radius": "1.5", "lr": "1.0", "optimizer": "sgd", "clip": "none",
-            "steps": "50", "probe_every": "1"}
 
 
 def test_a_diverging_run_keeps_its_steps_and_every_view_renders():
     at = open_page("pages/1_Train.py", **DIVERGES)
-    at.button(key="ctl_play").click().run()
-    for _ in range(10):
-        if state(at).run.finished:
-            break
-        at.run()
+    play_to_the_end(at)
     run = state(at).run
     assert run.diverged_at is not None and "diverged at step" in texts(at, "error")
     kept = len(run.history)

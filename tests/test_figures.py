@@ -7,7 +7,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
-import torch
 
 from rnnviz import RunConfig, metrics, train_run
 from rnnviz import analysis as A
@@ -261,13 +260,6 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
     }
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny fused LSTM/GRU steps crawl when torch's threads compete with other processes; one is plenty."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn_tanh", "gru"])

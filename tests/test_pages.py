@@ -5,7 +5,7 @@ import pytest
 
 from rnnviz import jobs
 from rnnviz.config import RunConfig
-from tests.pagetools import PAGES, decode, open_page, press, specs, state, texts, traces
+from tests.pagetools import DIVERGES, PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +30,7 @@ def test_page_runs_before_training(path):
 def test_page_after_short_training(path):
     at = open_page(path, **SHORT)
     press(at, "ctl_step", times=3)
-    at.button(key="ctl_play").click().run()
-    for _ in range(20):
-        if state(at).run.finished:
-            break
-        at.run()
+    play_to_the_end(at)
     assert not at.exception, at.exception
     assert state(at).run.step == 40 and state(at).run.finished
     assert len(state(at).run.probes) == 5  # steps 0, 10, 20, 30, 40
@@ -74,18 +70,11 @@ def test_bad_url_value_is_refused_with_its_message(query, message):
     assert state(at).config == RunConfig()
 
 
-# a ReLU RNN with W_hh radius 1.5 and plain SGD at lr 1 blows up within a few steps
-DIVERGES = {"cell": "rnn_relu", "recurrent_radius": "1.5", "lr": "1.0", "optimizer": "sgd", "clip": "none",
-            "steps": "50", "probe_every": "1"}
 
 
 def test_divergence_shows_error_and_keeps_run():
     at = open_page("pages/1_Train.py", **DIVERGES)
-    at.button(key="ctl_play").click().run()
-    for _ in range(10):
-        if state(at).run.finished:
-            break
-        at.run()
+    play_to_the_end(at)
     run = state(at).run
     assert run.diverged_at is not None, run.history.tail()
     errors = texts(at, "error")

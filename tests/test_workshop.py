@@ -6,7 +6,7 @@ import pytest
 
 from rnnviz import RunConfig, jobs
 from rnnviz.jobs import RunCache
-from tests.pagetools import open_page, press, state, texts
+from tests.pagetools import open_page, play_to_the_end, press, state, texts
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10", "eval_every": "10"}
 
@@ -14,15 +14,6 @@ SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10"
 @pytest.fixture(autouse=True)
 def empty_run_cache():
     jobs.RUN_CACHE.clear()
-
-
-def play_to_the_end(at):
-    at.button(key="ctl_play").click().run()
-    for _ in range(30):
-        if state(at).run.finished:
-            return at
-        at.run()
-    raise AssertionError("the run did not finish")
 
 
 def test_a_finished_run_is_shown_at_once_to_the_next_session_with_the_same_settings():
