@@ -31,6 +31,7 @@ def free_port() -> int:
 def streamlit_server(**env: str):
     """`streamlit run app.py` on 127.0.0.1:<free port>; yields the base URL once /_stcore/health answers."""
     port = free_port()
+    (ROOT / "artifacts").mkdir(exist_ok=True)  # git-ignored: absent in a fresh clone
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
     log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w")  # noqa: SIM115 (closed below)
