@@ -101,3 +101,13 @@ def test_lesson_button_starts_the_lesson():
     cfg = state(at).config
     assert (cfg.cell, cfg.dataset, cfg.seq_len) == ("rnn_tanh", "sine", 20)
     assert state(at).playing
+
+
+def test_text_page_colours_text_and_samples_with_a_character_model():
+    at = open_page("pages/6_Text.py", dataset="text", cell="lstm", hidden_size="16", seq_len="30", steps="20")
+    press(at, "ctl_step", times=2)
+    assert not at.exception
+    assert any("<span style=\"background:rgb(" in m.value for m in at.markdown)
+    sample = at.code[0].value
+    assert sample.startswith("The ") and len(sample) == len("The ") + 200
+    assert "Units most correlated" in "\n".join(c.value for c in at.caption)
