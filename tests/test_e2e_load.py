@@ -12,7 +12,8 @@ STEPS = 40  # the default config, shortened: here the 8 browsers share the serve
 
 
 def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run():
-    with streamlit_server() as url, sync_playwright() as p:
+    # one training slot for eight sessions: the waiting state must show (with 2 slots it may not, by luck)
+    with streamlit_server(RNNVIZ_TRAINING_SLOTS="1") as url, sync_playwright() as p:
         browser = launch(p)
         result = train_sessions(browser, url, [f"steps={STEPS}&seed={s}" for s in range(SESSIONS)])
         for page in result["pages"]:
