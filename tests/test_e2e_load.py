@@ -12,14 +12,15 @@ STEPS = 40  # the default config, shortened: here the 8 browsers share the serve
 
 
 def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run():
-    # one training slot for eight sessions: the waiting state must show (with 2 slots it may not, by luck)
+    # one training slot for eight sessions: the heaviest contention a server can see
     with streamlit_server(RNNVIZ_TRAINING_SLOTS="1") as url, sync_playwright() as p:
         browser = launch(p)
         result = train_sessions(browser, url, [f"steps={STEPS}&seed={s}" for s in range(SESSIONS)])
         for page in result["pages"]:
             assert page.locator(EXCEPTION).count() == 0
             assert f"step {STEPS} / {STEPS}" in page.locator('[data-testid="stProgress"]').first.inner_text()
-        assert result["waited"], "with more sessions than slots, someone should have waited for a slot"
+        # the brief "waiting for a free training slot" notice is checked deterministically in test_workshop.py;
+        # polling eight browsers for it here caught it on some runs and missed it on others
         for c in result["contexts"]:
             c.close()
         late = browser.new_page()  # a ninth attendee presses the same preset as the first
