@@ -12,7 +12,8 @@ state = page("Train", icon="📉")
 def draw(state) -> None:
     run, data = state.run, state.run.data
     st.caption(data.description if data is not None else "")
-    scores = metrics.evaluate_metrics(run.model, data) if run.model is not None else {}
+    out = metrics.predict(run.model, data)  # one validation pass feeds the scores and the predictions plot
+    scores = metrics.evaluate_metrics(run.model, data, out)
     cols = st.columns(4)
     cols[0].metric("Parameters", f"{parameter_count(run.model):,}")
     cols[1].metric("Step", f"{max(run.step, 0):,} / {state.config.steps:,}")
@@ -30,8 +31,7 @@ def draw(state) -> None:
             st.caption(f"Solved when the validation {name.upper()} is below {threshold}.")
     chart(figures.loss_curves(run.history, data.baseline, data.solved), figures.CAPTIONS["loss_curves"])
     if data.task == "regression":
-        out = metrics.predict(run.model, data)[:200]
-        chart(figures.predictions(out, data.y_val[:200]), figures.CAPTIONS["predictions"])
+        chart(figures.predictions(out[:200], data.y_val[:200]), figures.CAPTIONS["predictions"])
     elif data.task == "classification":
         labels = data.vocab or [str(i) for i in range(data.output_size)]
         chart(figures.confusion(metrics.confusion_matrix(run.model, data), labels), figures.CAPTIONS["confusion"])

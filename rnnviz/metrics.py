@@ -18,9 +18,12 @@ def predict(model: torch.nn.Module, data: SequenceData) -> torch.Tensor:
     return out
 
 
-def evaluate_metrics(model: torch.nn.Module, data: SequenceData) -> dict[str, float]:
-    """Validation scores: mse/mae (+ solved) for regression, accuracy for the others, + extras-based ones."""
-    out = predict(model, data)
+def evaluate_metrics(model: torch.nn.Module, data: SequenceData, out: torch.Tensor | None = None) -> dict[str, float]:
+    """Validation scores: mse/mae (+ solved) for regression, accuracy for the others, + extras-based ones.
+
+    Pass `out` (from predict) when the caller needs the predictions too, to run the model once.
+    """
+    out = predict(model, data) if out is None else out
     if data.task == "regression":
         return regression_metrics(out, data)
     if data.task == "classification":
