@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -26,6 +26,7 @@ class AppState:
     compare: tuple[str, ...] = ()  # cells the Compare page runs side by side (set by lessons)
     compare_trainers: dict | None = None  # cell -> Trainer for the Compare page
     compare_playing: bool = False
+    view: dict = field(default_factory=dict)  # view state kept across pages (selected sample, time cursor, ...)
 
     @property
     def run(self):
