@@ -42,16 +42,9 @@ class RunConfig:
     forget_bias: float | None = None  # LSTM: sum of forget-gate biases at init
 
     def __post_init__(self) -> None:
-        _check_choice("cell", self.cell, CELLS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name, lo, hi in _INT_BOUNDS:
-            _check_int(name, getattr(self, name), lo, hi)
-        _check_float("lr", self.lr, 0.0, 10.0, low_open=True)
-        for name in ("clip", "recurrent_radius"):
-            if getattr(self, name) is not None:
-                _check_float(name, getattr(self, name), 0.0, 1e6, low_open=True)
-        if self.forget_bias is not None:
-            _check_float("forget_bias", self.forget_bias, -20.0, 20.0)
+        for setting in SETTINGS.values():
+            if setting.name != "dataset":  # the registry checks the dataset, below
+                setting.check(getattr(self, setting.name))
         _check_dataset(self.dataset, self.dataset_params)
         _check_memory(self)
         # a private copy (the caller's dict can't change a frozen config) and floats as floats
@@ -86,19 +79,54 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
-_INT_BOUNDS = (
-    ("hidden_size", 1, 512),
-    ("num_layers", 1, 4),
-    ("seq_len", 2, 2000),
-    ("batch_size", 1, 1024),
-    ("steps", 1, 100_000),
-    ("seed", 0, 2**31 - 1),
-    ("probe_every", 1, 100_000),
-    ("probe_size", 1, 64),
-    ("eval_every", 1, 100_000),
-    ("embedding_size", 1, 256),
-)
-_FLOAT_FIELDS = ("lr", "clip", "recurrent_radius", "forget_bias")
+@dataclass(frozen=True)
+class Setting:
+    """One RunConfig field's rule: validation, URL parsing and the sidebar widget all read it."""
+
+    name: str
+    label: str  # what the sidebar calls it
+    kind: type  # int | float | str
+    lo: float | None = None  # numeric bounds, inclusive unless low_open
+    hi: float | None = None
+    low_open: bool = False  # lo itself is not allowed (lr > 0)
+    optional: bool = False  # None means "off"
+    choices: tuple[str, ...] | None = None  # allowed values for text settings
+    step: float | None = None  # the widget's +/- step
+    first: float | None = None  # value an optional setting takes when first turned on
+    help: str = ""
+
+    def check(self, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        if self.choices is not None:
+            _check_choice(self.name, value, self.choices)
+        elif self.kind is int:
+            _check_int(self.name, value, int(self.lo), int(self.hi))
+        elif self.kind is float:
+            _check_float(self.name, value, self.lo, self.hi, self.low_open)
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("cell", "Cell", str, choices=CELLS),
+    Setting("hidden_size", "Hidden units", int, 1, 512, step=8),
+    Setting("num_layers", "Layers", int, 1, 4),
+    Setting("seq_len", "Sequence length T", int, 2, 2000),
+    Setting("dataset", "Dataset", str),
+    Setting("batch_size", "Batch size", int, 1, 1024),
+    Setting("steps", "Training steps", int, 1, 100_000, step=100),
+    Setting("lr", "Learning rate", float, 0.0, 10.0, low_open=True),
+    Setting("optimizer", "Optimizer", str, choices=OPTIMIZERS),
+    Setting("clip", "Clip the gradient norm", float, 0.0, 1e6, low_open=True, optional=True, first=1.0),
+    Setting("seed", "Seed", int, 0, 2**31 - 1),
+    Setting("probe_every", "Probe every (steps)", int, 1, 100_000),
+    Setting("probe_size", "Probe samples", int, 1, 64),
+    Setting("eval_every", "Validate every (steps)", int, 1, 100_000),
+    Setting("embedding_size", "Token embedding size", int, 1, 256),
+    Setting("recurrent_radius", "Set the spectral radius of W_hh at init", float, 0.0, 1e6, low_open=True,
+            optional=True, first=1.0),
+    Setting("forget_bias", "Set the LSTM forget-gate bias at init", float, -20.0, 20.0, optional=True, first=1.0),
+)}
+_FLOAT_FIELDS = tuple(name for name, s in SETTINGS.items() if s.kind is float)
 FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 
@@ -186,15 +214,15 @@ def _format(value: Any) -> str:
 
 
 def _parse_text(key: str, text: str) -> Any:
-    kind = {f.name: f.type for f in dataclasses.fields(RunConfig)}[key]
-    if text.strip().lower() in ("none", "off", "") and "None" in kind:
+    setting = SETTINGS[key]
+    if text.strip().lower() in ("none", "off", "") and setting.optional:
         return None
-    if kind.startswith("int"):
+    if setting.kind is int:
         try:
             return int(text)
         except ValueError:
             raise ConfigError(f"{key}={text!r} must be a whole number") from None
-    if kind.startswith("float"):
+    if setting.kind is float:
         try:
             return float(text)
         except ValueError:
