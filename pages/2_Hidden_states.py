@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz import analysis, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
-from rnnviz.ui.views import layer_picker, probe_picker
+from rnnviz.ui.views import layer_picker, probe_picker, view_widget
 
 state = page("Hidden states", icon="🌀")
 
@@ -18,13 +18,17 @@ def draw(state) -> None:
         step, trace = probe_picker(state, "hs_probe")
     with c2:
         layer = layer_picker(state, "hs_layer")
-        dims = st.radio("View", [2, 3], format_func=lambda d: f"{d}-D", horizontal=True, key="hs_dims")
+        dims = view_widget(state, "pca_dims", 2, st.radio, "View", [2, 3], format_func=lambda d: f"{d}-D",
+                           horizontal=True)
     B = trace.hidden.shape[1]
     with c3:
-        samples = st.multiselect("Samples", list(range(B)), default=list(range(min(4, B))), key="hs_samples")
+        state.view["samples"] = [i for i in state.view.get("samples", range(min(4, B))) if i < B]
+        samples = view_widget(state, "samples", None, st.multiselect, "Samples", list(range(B)))
         labels = analysis.class_labels(run.data, B)
-        color = st.radio("Colour by", ["time", "class"] if labels is not None else ["time"], key="hs_color",
-                         horizontal=True)
+        options = ["time", "class"] if labels is not None else ["time"]
+        if state.view.get("color") not in options:
+            state.view["color"] = "time"
+        color = view_widget(state, "color", "time", st.radio, "Colour by", options, horizontal=True)
     if not samples:
         st.info("Choose at least one sample.")
         return

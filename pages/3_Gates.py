@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz import analysis, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
-from rnnviz.ui.views import layer_picker, probe_picker, sample_picker
+from rnnviz.ui.views import layer_picker, probe_picker, sample_picker, view_widget
 
 state = page("Gates", icon="🚪")
 
@@ -19,11 +19,13 @@ def draw(state) -> None:
     with c2:
         layer = layer_picker(state, "gates_layer")
     with c3:
-        sample = sample_picker(trace, "gates_sample")
+        sample = sample_picker(state, trace)
     gates = analysis.gate_values(cell, trace, layer)  # name -> (B, T, H), for RNNs the state itself
     chart(figures.gate_heatmaps({k: v[sample] for k, v in gates.items()}), figures.CAPTIONS["gate_heatmaps"])
     chart(figures.gate_histograms(gates), figures.CAPTIONS["gate_histograms"])
-    name = st.radio("Saturation of", list(gates), horizontal=True, key="gates_sat")
+    if state.view.get("saturation_of") not in gates:
+        state.view["saturation_of"] = next(iter(gates))
+    name = view_widget(state, "saturation_of", None, st.radio, "Saturation of", list(gates), horizontal=True)
     low, high = analysis.gate_saturation(cell, name, gates[name])
     chart(figures.saturation_scatter(low, high, name), figures.CAPTIONS["saturation_scatter"])
     chart(figures.saturation_over_training(analysis.saturation_history(run.probes, layer, cell)),

@@ -1,32 +1,45 @@
-"""Compare: the same data and seed, up to four cells side by side."""
+"""Compare: the same data and seed, up to four cells side by side, trained as one group."""
 
 import streamlit as st
 
 from rnnviz import compare, figures
 from rnnviz.config import CELLS
 from rnnviz.ui import chart, live, page
-from rnnviz.ui.compare import compare_control
+from rnnviz.ui.control import training_control
+from rnnviz.ui.sidebar import CELL_LABELS
+from rnnviz.ui.state import compare_group, reset_compare
 
-state = page("Compare cells", icon="⚖️", control=False)
+state = page("Compare cells", icon="⚖️", control=False, progress=False)
 st.caption("Every cell trains on the same data with the same seed and settings (the sidebar's), so the "
            "differences you see come from the cell alone.")
-cells = st.multiselect("Cells", list(CELLS), default=list(state.compare or ("rnn_tanh", "lstm", "gru")),
-                       max_selections=compare.MAX_CELLS, key="cmp_cells")
-if cells:
-    compare_control(state, cells)
+
+
+def choose_cells(state) -> None:
+    state.compare_cells = tuple(st.session_state["cmp_cells"])
+
+
+st.session_state["cmp_cells"] = list(state.compare_cells)
+st.multiselect("Cells", list(CELLS), format_func=CELL_LABELS.get, max_selections=compare.MAX_CELLS,
+               key="cmp_cells", on_change=choose_cells, args=(state,))
+group = compare_group(state) if state.compare_cells else None
+training_control(state, group, reset_compare, key="cmp")
 
 
 def draw(state) -> None:
-    if not state.compare_trainers:
+    if group is None:
         st.info("Choose at least one cell.")
         return
-    runs = {cell: t.run for cell, t in state.compare_trainers.items()}
-    chart(figures.compare_losses({c: r.history for c, r in runs.items()},
-                                 next(iter(runs.values())).data.baseline), figures.CAPTIONS["compare_losses"])
+    runs = {t.config.cell: t.run for t in group.trainers}
+    if all(r.step <= 0 for r in runs.values()):
+        st.info("Press ▶ Play to train every cell side by side: their loss curves and gradients appear here.")
+    else:
+        baseline = next(iter(runs.values())).data.baseline
+        chart(figures.compare_losses({c: r.history for c, r in runs.items()}, baseline),
+              figures.CAPTIONS["compare_losses"])
     chart(figures.compare_grad_curves(compare.last_grad_curves(runs)), figures.CAPTIONS["compare_grad_curves"])
     st.dataframe(compare.summary(runs), hide_index=True)
     st.caption("Parameters: an LSTM has four gate blocks, a GRU three, a vanilla RNN one — so a GRU has about "
                "3/4 of an LSTM's weights. ms/step is measured on this machine during this comparison.")
 
 
-live(draw, state, running=state.compare_playing)
+live(draw, state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from contextlib import contextmanager
 
 import torch
@@ -18,28 +18,45 @@ from rnnviz.train import Run
 
 
 class Slots:
-    """At most `n` sessions train at the same moment; others wait for a free slot."""
+    """At most `n` runs train at the same moment; the others wait their turn, first come first served.
+
+    A worker releases its slot every slice of training and asks again, so a plain semaphore would let
+    it take the slot straight back; tickets in arrival order make waiting sessions get their turn.
+    """
 
     def __init__(self, n: int):
         self.n = max(1, int(n))
-        self._sem = threading.BoundedSemaphore(self.n)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
         self.busy = 0
 
     @contextmanager
     def hold(self, timeout: float):
         """Yield True while holding a slot, or False if none came free within `timeout` seconds."""
-        got = self._sem.acquire(timeout=timeout)
-        if got:
-            with self._lock:
-                self.busy += 1
+        got = self._acquire(timeout)
         try:
             yield got
         finally:
             if got:
-                with self._lock:
+                with self._cond:
                     self.busy -= 1
-                self._sem.release()
+                    self._cond.notify_all()
+
+    def _acquire(self, timeout: float) -> bool:
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            got = self._cond.wait_for(lambda: self._queue[0] is ticket and self.busy < self.n, timeout)
+            self._queue.remove(ticket)
+            if got:
+                self.busy += 1
+            self._cond.notify_all()  # whoever is first in line now may go
+            return got
+
+    @property
+    def waiting(self) -> int:
+        """Sessions waiting for a slot right now."""
+        return len(self._queue)
 
 
 def run_nbytes(run: Run) -> int:

@@ -64,9 +64,11 @@ class Trainer:
         return self.advance(max_steps=1)
 
     def close(self) -> None:
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
+        """Finish the training generator; waits for a step under way in another thread."""
+        with self._busy:
+            close = getattr(self._events, "close", None)
+            if close is not None:
+                close()
 
     @property
     def steps_per_second(self) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +57,21 @@ DIVERGES = {"cell": "rnn_relu", "recurrent_radius": "1.5", "lr": "1.0", "optimiz
             "steps": "50", "probe_every": "1"}
 
 
-def play_to_the_end(at: AppTest, reruns: int = 30) -> AppTest:
-    """Press Play and rerun (one training chunk each) until the run is finished."""
-    at.button(key="ctl_play").click().run()
-    for _ in range(reruns):
-        if state(at).run.finished:
-            return at
-        at.run()
-    raise AssertionError(f"the run did not finish in {reruns} reruns (at step {state(at).run.step})")
+def wait_until(condition, timeout: float = 60.0, what: str = "the condition") -> None:
+    """Poll `condition()` while the session's worker trains in its thread."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
+
+
+def play_to_the_end(at: AppTest, key: str = "ctl", timeout: float = 60.0) -> AppTest:
+    """Press Play, wait for the worker to finish the run(s), and draw the page once more."""
+    at.button(key=f"{key}_play").click().run()
+    worker = state(at).worker if key == "ctl" else state(at).compare
+    wait_until(lambda: worker.finished, timeout, what=f"finishing the run (at step {worker.trainers[0].run.step})")
+    return at.run()
 
 
 def press(at: AppTest, key: str, times: int = 1) -> AppTest:

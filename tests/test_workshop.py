@@ -6,7 +6,7 @@ import pytest
 
 from rnnviz import RunConfig, jobs
 from rnnviz.jobs import RunCache
-from tests.pagetools import open_page, play_to_the_end, press, state, texts
+from tests.pagetools import open_page, play_to_the_end, press, state, texts, wait_until
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10", "eval_every": "10"}
 
@@ -47,11 +47,13 @@ def test_when_every_slot_is_busy_the_session_waits_and_says_so():
         for _ in range(jobs.SLOTS.n):  # other sessions hold every training slot
             assert busy.enter_context(jobs.SLOTS.hold(timeout=1))
         at.button(key="ctl_play").click().run()
+        wait_until(lambda: state(at).worker.waiting, what="the worker queueing for a slot")
         at.run()
         assert state(at).run.step == 0
         assert "Waiting for a free training slot" in texts(at, "info")
-    at.run()  # a slot is free again
-    assert state(at).run.step > 0 and "Waiting" not in texts(at, "info")
+    wait_until(lambda: state(at).run.step > 0, what="training once a slot is free")  # a slot is free again
+    wait_until(lambda: not state(at).worker.waiting)
+    assert "Waiting" not in texts(at.run(), "info")
 
 
 def test_only_finished_runs_can_be_shared():

@@ -7,13 +7,14 @@ import streamlit as st
 from rnnviz import jobs
 from rnnviz.ui.control import live, training_control
 from rnnviz.ui.sidebar import config_sidebar
-from rnnviz.ui.state import AppState, get_state
+from rnnviz.ui.state import AppState, get_state, reset
 
 __all__ = ["AppState", "chart", "live", "page", "no_probe_yet"]
 
 
-def page(title: str, icon: str = "🔁", control: bool = True) -> AppState:
-    """Every page starts here: config, state, sidebar, messages, Play/Pause/Step/Reset."""
+def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = True) -> AppState:
+    """Every page starts here: config, state, sidebar, messages, and the run's Play/Pause/Step/Reset
+    (with `control=False`, only its progress, which still redraws the page when the run has news)."""
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
     jobs.configure_torch()
     state = get_state()
@@ -24,9 +25,11 @@ def page(title: str, icon: str = "🔁", control: bool = True) -> AppState:
         st.error(state.error)
     if state.notice:
         st.info(state.notice)
-        state.notice = None
-    if control:
-        training_control(state)
+    if state.lesson is not None:
+        st.success(f"**Lesson: {state.lesson.title}.** {state.lesson.claim}  \n**Look:** {state.lesson.look}",
+                   icon=":material/school:")
+    if control or (progress and state.playing):
+        training_control(state, state.worker, reset, buttons=control)
     return state
 
 

@@ -1,117 +1,115 @@
-"""Play / Pause / Step / Reset, progress, and the timed fragments that train and refresh views."""
+"""Play / Pause / Step / Reset and progress for a worker; a timer that redraws the page when there is news.
+
+Training happens in the worker's thread. While it plays, a small fragment ticks once a second: it tells
+the worker the page is still open, updates the progress line and, when a run has something new to draw
+(a validation loss, a probe, the end), reruns the page so the views redraw — at most once a second.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
 
-from rnnviz import jobs
-from rnnviz.ui.state import AppState, reset
+from rnnviz.ui.state import AppState
+from rnnviz.worker import Worker
 
-INTERVAL = 0.5  # seconds between training ticks while playing
-VIEW_INTERVAL = 1.0  # seconds between view refreshes while playing: drawing costs more than a chunk
-BUDGET = 0.25  # seconds of training per tick: well under the interval, so the page stays responsive
+REFRESH = 1.0  # seconds between progress updates while playing, and the shortest time between redraws
 
 
-def tick_every(state: AppState) -> float | None:
-    return INTERVAL if state.playing else None
+def training_control(state: AppState, worker: Worker | None, reset: Callable[[AppState], None],
+                     key: str = "ctl", buttons: bool = True) -> None:
+    """The control bar for `worker` (buttons keyed `{key}_play` etc.), or just its progress."""
+    if worker is None:
+        return
+    worker.touch()
+    playing = worker.playing
+    state.drawn[key] = (worker.news(), time.monotonic())
 
-
-def training_control(state: AppState) -> None:
-    """The control bar; while playing it trains a chunk per tick."""
-
-    ticking = state.playing
-
-    @st.fragment(run_every=tick_every(state))
+    @st.fragment(run_every=REFRESH if playing else None)
     def control() -> None:
-        if state.playing != ticking:
-            st.rerun()  # Play/Pause was pressed: a full rerun (re)starts or stops every timer on the page
-        if state.playing:
-            _train_chunk(state)
-        _buttons(state)
-        _progress(state)
+        for w in (state.worker, state.compare):  # the session is open: none of its runs is idle
+            if w is not None:
+                w.touch()
+        news, drawn_at = state.drawn.get(key, (None, 0.0))
+        if worker.playing != playing or (worker.news() != news and time.monotonic() - drawn_at >= 0.9 * REFRESH):
+            st.rerun()  # started, stopped or something new to draw: every view and timer on the page follows
+        if buttons:
+            _buttons(state, worker, reset, key)
+        _progress(worker)
 
     control()
 
 
-def _train_chunk(state: AppState) -> None:
-    trainer = state.trainer
-    with jobs.SLOTS.hold(timeout=BUDGET) as got:
-        state.waiting = not got
-        if got:
-            trainer.advance(BUDGET)
-    if trainer.finished:
-        state.playing = False
-        jobs.RUN_CACHE.put(state.config.key(), trainer.run)  # deterministic, so shareable (diverged too)
-        st.rerun()  # a full rerun stops the timers and redraws every view at the final step
-
-
-def _buttons(state: AppState) -> None:
-    finished = state.trainer is None or state.trainer.finished
+def _buttons(state: AppState, worker: Worker, reset: Callable[[AppState], None], key: str) -> None:
     cols = st.columns([1, 1, 1, 5])
-    if state.playing:
-        cols[0].button("Pause", icon=":material/pause:", key="ctl_pause", on_click=_set_playing,
-                       args=(state, False), type="primary")
+    if worker.playing:
+        cols[0].button("Pause", icon=":material/pause:", key=f"{key}_pause", on_click=_act,
+                       args=(state, key, worker.pause), type="primary")
     else:
-        cols[0].button("Play", icon=":material/play_arrow:", key="ctl_play", on_click=_set_playing,
-                       args=(state, True), type="primary", disabled=finished)
-    if cols[1].button("Step", icon=":material/skip_next:", key="ctl_step", disabled=finished or state.playing):
-        _step(state)
-    cols[2].button("Reset", icon=":material/replay:", key="ctl_reset", on_click=reset, args=(state,))
+        cols[0].button("Play", icon=":material/play_arrow:", key=f"{key}_play", on_click=_act,
+                       args=(state, key, worker.play), type="primary", disabled=worker.finished)
+    cols[1].button("Step", icon=":material/skip_next:", key=f"{key}_step", on_click=_act,
+                   args=(state, key, worker.step), disabled=worker.finished)
+    cols[2].button("Reset", icon=":material/replay:", key=f"{key}_reset", on_click=_act,
+                   args=(state, key, lambda: reset(state)))
 
 
-def _set_playing(state: AppState, playing: bool) -> None:
-    state.playing = playing and state.trainer is not None and not state.trainer.finished
-    state.waiting = False
+def _act(state: AppState, key: str, action: Callable[[], object]) -> None:
+    """A button's callback: act, then make the fragment redraw the whole page (views, timers)."""
+    state.notice = None
+    action()
+    state.drawn[key] = (None, 0.0)
 
 
-def _step(state: AppState) -> None:
-    with jobs.SLOTS.hold(timeout=5.0) as got:
-        if got:
-            state.trainer.step()
-    if state.trainer.finished:
-        jobs.RUN_CACHE.put(state.config.key(), state.trainer.run)
-    st.rerun()  # views outside this fragment show the new step
+def _progress(worker: Worker) -> None:
+    trainers = worker.trainers
+    done = sum(max(t.run.step, 0) for t in trainers)
+    total = sum(t.config.steps for t in trainers)
+    st.progress(min(done / max(total, 1), 1.0), text=progress_text(worker, done, total))
+    if worker.waiting:
+        st.info(f"Waiting for a free training slot: {worker.slots.n} run(s) may train at once on this server.")
+    if worker.paused_idle:
+        st.info("Paused: this page was closed or hidden for a while. Press Play to go on.")
+    if worker.error:
+        st.error(worker.error)
+    for t in trainers:
+        if t.run.diverged_at is not None:
+            st.error(divergence_message(t, named=len(trainers) > 1))
 
 
-def _progress(state: AppState) -> None:
-    if state.trainer is None:
-        return
-    trainer, total = state.trainer, state.config.steps
-    done = max(trainer.run.step, 0)
-    st.progress(min(done / total, 1.0), text=_progress_text(state, done, total))
-    if state.waiting:
-        st.info(f"Waiting for a free training slot: {jobs.SLOTS.n} run(s) may train at once on this server.")
-    if trainer.run.diverged_at is not None:
-        st.error(
-            f"Training diverged at step {trainer.run.diverged_at}: the loss or a gradient became NaN or infinite. "
-            f"Try a lower learning rate (now {state.config.lr:g}) or turn on gradient clipping"
-            f"{'' if state.config.clip is None else ' with a smaller threshold'}. "
-            "Everything up to that step is still shown."
-        )
+def divergence_message(trainer, named: bool = False) -> str:
+    config = trainer.config
+    who = f"The {config.cell} run" if named else "Training"
+    return (f"{who} diverged at step {trainer.run.diverged_at}: the loss or a gradient became NaN or infinite. "
+            f"Try a lower learning rate (now {config.lr:g}) or turn on gradient clipping"
+            f"{'' if config.clip is None else ' with a smaller threshold'}. "
+            "Everything up to that step is still shown.")
 
 
-def _progress_text(state: AppState, done: int, total: int) -> str:
-    trainer = state.trainer
-    parts = [f"step {done:,} / {total:,}"]
-    rate = trainer.steps_per_second
-    if rate:
+def progress_text(worker: Worker, done: int, total: int) -> str:
+    trainers = worker.trainers
+    parts = [f"step {done:,} / {total:,}" + (f" in all ({len(trainers)} runs)" if len(trainers) > 1 else "")]
+    rates = [t.steps_per_second for t in trainers if t.steps_per_second]
+    if rates and not worker.finished:
+        rate = len(rates) / sum(1 / r for r in rates)  # the runs take turns: the harmonic mean is the pace
         parts.append(f"{rate:,.0f} steps/s")
-    if state.playing and (left := trainer.seconds_left(duty=BUDGET / INTERVAL)) is not None:
-        parts.append(f"about {left:,.0f} s left")
-    if trainer.from_cache:
+        if worker.playing:
+            parts.append(f"about {(total - done) / rate:,.0f} s left")
+    if all(t.from_cache for t in trainers):
         parts.append("from the run cache")
-    elif trainer.finished:
-        parts.append(f"finished in {trainer.run.seconds:,.1f} s of training")
+    elif worker.finished:
+        parts.append(f"finished in {sum(t.run.seconds for t in trainers):,.1f} s of training")
+    elif worker.playing:
+        parts.append("training")
     return " · ".join(parts)
 
 
-def live(draw: Callable[[AppState], None], state: AppState, running: bool | None = None) -> None:
-    """Draw a page's views in a fragment that refreshes with the training ticks (or while `running`)."""
-    ticking = state.playing if running is None else running
+def live(draw: Callable[[AppState], None], state: AppState) -> None:
+    """Draw a page's views in a fragment: their own widgets rerun only the views, not the whole page."""
 
-    @st.fragment(run_every=VIEW_INTERVAL if ticking else None)
+    @st.fragment
     def views() -> None:
         draw(state)
 

@@ -1,4 +1,7 @@
-"""The one typed run-state object a session keeps, created by one guard function."""
+"""The one typed state object a session keeps, created by one guard function.
+
+It is the truth for settings and view state: widgets get their values from it, callbacks write it.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +9,62 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from rnnviz import jobs
+from rnnviz import compare
 from rnnviz.config import ConfigError, RunConfig, parse_query, to_query
 from rnnviz.datasets import DatasetError
+from rnnviz.lessons import Lesson
 from rnnviz.session import Trainer
+from rnnviz.worker import Worker, trainer_for
 
 KEY = "rnnviz_state"
+DEFAULT_COMPARE = ("rnn_tanh", "lstm", "gru")
 
 
 @dataclass
 class AppState:
     config: RunConfig
-    trainer: Trainer | None = None
-    playing: bool = False
-    notice: str | None = None  # shown once: "settings changed, run reset", "from cache", ...
+    worker: Worker | None = None  # trains the session's run beside the page
+    compare: Worker | None = None  # the Compare page's runs, one per cell, trained as a group
+    compare_cells: tuple[str, ...] = DEFAULT_COMPARE
+    lesson: Lesson | None = None  # the lesson whose settings are loaded, while they are
+    notice: str | None = None  # "settings changed, run reset", "from cache", ... until the next action
     error: str | None = None  # a refused setting or unusable data; the previous run stays
-    waiting: bool = False  # Play is on but no training slot was free at the last tick
     view_token: int = 0  # bumps when the run is replaced, so view widgets can reset
-    compare: tuple[str, ...] = ()  # cells the Compare page runs side by side (set by lessons)
-    compare_trainers: dict | None = None  # cell -> Trainer for the Compare page
-    compare_playing: bool = False
-    view: dict = field(default_factory=dict)  # view state kept across pages (selected sample, time cursor, ...)
+    view: dict = field(default_factory=dict)  # view state kept across pages (probe step, layer, samples, ...)
+    drawn: dict = field(default_factory=dict)  # per control: (news, time) of the last full draw
+
+    @property
+    def trainer(self) -> Trainer | None:
+        return None if self.worker is None else self.worker.trainers[0]
 
     @property
     def run(self):
         return None if self.trainer is None else self.trainer.run
 
+    @property
+    def playing(self) -> bool:
+        return self.worker is not None and self.worker.playing
+
 
 def get_state() -> AppState:
     """This session's state; on first use the config comes from the URL (bad values are refused)."""
     if KEY not in st.session_state:
-        state, refused = AppState(RunConfig()), None
-        try:
-            state.config = parse_query(dict(st.query_params.to_dict()))
-        except (ConfigError, DatasetError) as err:
-            refused = f"The link's settings were refused: {err}. Using the defaults instead."
-        if not new_trainer(state):  # e.g. the link names an upload this server no longer has
-            refused, state.config = state.error, RunConfig()
-            new_trainer(state)
-        state.error = refused
-        st.session_state[KEY] = state
+        st.session_state[KEY] = _first_state(dict(st.query_params.to_dict()))
     state = st.session_state[KEY]
     sync_url(state.config)
+    return state
+
+
+def _first_state(query: dict[str, str]) -> AppState:
+    state, refused = AppState(RunConfig()), None
+    try:
+        state.config = parse_query(query)
+    except (ConfigError, DatasetError) as err:
+        refused = f"The link's settings were refused: {err}. Using the defaults instead."
+    if not apply_config(state, state.config, force=True):  # e.g. the link names an upload this server lost
+        refused = f"The link's settings could not be used: {state.error}. Using the defaults instead."
+        apply_config(state, RunConfig(), force=True)
+    state.error = refused
     return state
 
 
@@ -58,52 +75,76 @@ def sync_url(config: RunConfig) -> None:
         st.query_params.from_dict(wanted)
 
 
-def apply_config(state: AppState, config: RunConfig, notice: str | None = None) -> bool:
-    """Switch to `config` with a fresh run; on bad data keep the previous run and show why."""
-    if config == state.config and state.trainer is not None:
+def apply_config(state: AppState, config: RunConfig, notice: str | None = None, force: bool = False,
+                 use_cache: bool = True) -> bool:
+    """Switch to `config` with a fresh (or cached) run; on bad data keep the previous run and say why."""
+    if config == state.config and state.worker is not None and not force:
         return False
-    previous = (state.config, state.trainer)
-    state.config = config
-    if not new_trainer(state):
-        state.config, state.trainer = previous
-        return False
-    if previous[1] is not None:
-        previous[1].close()
-    state.notice = notice
-    return True
-
-
-def new_trainer(state: AppState, use_cache: bool = True) -> bool:
-    """A trainer for state.config: a cached finished run if there is one, else a fresh model."""
-    state.playing = False
     try:
-        cached = jobs.RUN_CACHE.get(state.config.key()) if use_cache else None
-        state.trainer = Trainer(state.config, run=cached) if cached else Trainer(state.config)
-    except (DatasetError, ConfigError) as err:
-        state.error = f"{err}"
+        trainer = trainer_for(config, use_cache=use_cache)  # built before anything is replaced
+    except (DatasetError, ConfigError, MemoryError) as err:
+        state.error = f"{err}" if not isinstance(err, MemoryError) else "Not enough memory for this run."
         return False
-    if cached:
+    if state.worker is not None:
+        state.worker.close()  # joins the thread first: nothing is advancing the old trainer afterwards
+    state.config, state.worker, state.error = config, Worker([trainer]), None
+    state.notice = notice
+    if trainer.from_cache:
         state.notice = "This run was already trained on this server with the same settings: shown from the cache."
-    state.error = None
+    if state.lesson is not None and state.lesson.config != config:
+        state.lesson = None
     state.view_token += 1
+    state.view.pop("probe_step", None)  # follow the new run's latest probe
+    _drop_stale_compare(state)
     return True
+
+
+def _drop_stale_compare(state: AppState) -> None:
+    """A settings change ends the Compare runs made for the old settings (they stop training)."""
+    if state.compare is not None and [t.config for t in state.compare.trainers] != list(
+            compare.variants(state.config, list(state.compare_cells)).values()):
+        state.compare.close()
+        state.compare = None
 
 
 def reset(state: AppState) -> None:
-    if state.trainer is not None:
-        state.trainer.close()
-    state.trainer = None
-    if new_trainer(state, use_cache=False):
+    """Back to the initial weights: train afresh, never from the cache; on failure the run stays."""
+    if apply_config(state, state.config, force=True, use_cache=False):
         state.notice = "Run reset: the model is back at its initial weights."
 
 
-def start_lesson(state: AppState, lesson) -> None:
-    """Callback for a lesson button: its config, a fresh (or cached) run, playing at once."""
-    from rnnviz.ui.sidebar import load_widgets  # sidebar imports this module
+def start_lesson(state: AppState, lesson: Lesson) -> None:
+    """Callback for a lesson button: its config, a fresh (or cached) run, playing at once on its page."""
+    if not apply_config(state, lesson.config) and state.config != lesson.config:
+        return  # the error says why, and the previous run stays
+    state.lesson, state.notice = lesson, None
+    if lesson.compare:
+        state.compare_cells = lesson.compare
+        compare_group(state).play()
+    else:
+        state.worker.play()
 
-    apply_config(state, lesson.config)
-    if state.config == lesson.config:  # else the error says why, and the previous run stays
-        load_widgets(state.config)
-        state.compare = lesson.compare
-        state.notice = f"Lesson: {lesson.title}. {lesson.claim} Look: {lesson.look}"
-        state.playing = not state.trainer.finished
+
+def reset_compare(state: AppState) -> None:
+    """Compare's Reset: every cell back to its initial weights, trained afresh."""
+    if state.compare is not None:
+        state.compare.close()
+        state.compare = None
+    compare_group(state, use_cache=False)
+    state.notice = "Runs reset: every cell is back at its initial weights."
+
+
+def compare_group(state: AppState, use_cache: bool = True) -> Worker | None:
+    """The Compare page's worker for the sidebar's settings and the chosen cells (rebuilt when they change)."""
+    configs = list(compare.variants(state.config, list(state.compare_cells)).values())
+    if state.compare is not None and [t.config for t in state.compare.trainers] == configs:
+        return state.compare
+    try:
+        trainers = [trainer_for(c, use_cache=use_cache) for c in configs]
+    except (DatasetError, ConfigError, MemoryError) as err:
+        state.error = f"{err}"
+        return state.compare
+    if state.compare is not None:
+        state.compare.close()
+    state.compare = Worker(trainers) if trainers else None
+    return state.compare

@@ -1,0 +1,150 @@
+"""Worker: trains a session's run (or a group of runs) in a thread beside the page while Play is on.
+
+The page never trains: it asks the worker to play, pause or step, and redraws when the runs have news.
+Only the worker's thread advances a trainer while playing; Step and close first stop that thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from rnnviz import jobs
+from rnnviz.session import Trainer
+
+IDLE_SECONDS = 30.0  # a playing session whose page stops asking for news is paused (tab closed)
+SLICE_SECONDS = 0.2  # training per hold of a slot before queueing again, so waiting sessions get turns
+SLOT_WAIT = 0.25  # seconds to wait for a slot before re-checking pause, idleness and close
+
+
+class Worker:
+    """Play / Pause / Step / close for a group of trainers, trained in turn one step each."""
+
+    def __init__(self, trainers: list[Trainer], on_finish: Callable[[Trainer], None] | None = None,
+                 slots: jobs.Slots | None = None, idle_seconds: float = IDLE_SECONDS):
+        self.trainers = list(trainers)
+        self.on_finish = on_finish or _share_finished
+        self.slots = slots or jobs.SLOTS
+        self.idle_seconds = idle_seconds
+        self.waiting = False  # Play is on but no training slot is free
+        self.paused_idle = False  # paused because nobody was watching
+        self.error: str | None = None  # an unexpected failure in the thread, said on the page
+        self._want = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._control = threading.Lock()  # play / pause / step / close one at a time
+        self._seen = time.monotonic()
+        self._shared: set[int] = set()
+
+    @property
+    def finished(self) -> bool:
+        return all(t.finished for t in self.trainers)
+
+    @property
+    def playing(self) -> bool:
+        return self._want and not self.finished and not self._closed
+
+    def touch(self) -> None:
+        """The page is still open (called on every refresh)."""
+        self._seen = time.monotonic()
+
+    def play(self) -> None:
+        with self._control:
+            if self._closed or self.finished:
+                return
+            self._want, self.paused_idle, self.error = True, False, None
+            self.touch()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="rnnviz-worker", daemon=True)
+                self._thread.start()
+
+    def pause(self) -> None:
+        """Stop training after the step under way (returns once it has stopped)."""
+        with self._control:
+            self._stop_thread()
+
+    def step(self, timeout: float = 5.0) -> int:
+        """Pause, then apply one update to each unfinished run; returns how many runs stepped."""
+        with self._control:
+            self._stop_thread()
+            if self._closed:
+                return 0
+            with self.slots.hold(timeout) as got:
+                done = sum(t.step() for t in self.trainers if not t.finished) if got else 0
+            self._after_steps()
+            return done
+
+    def close(self) -> None:
+        """For good (Reset, new settings, session gone): stop the thread, then close the trainers."""
+        with self._control:
+            self._closed = True
+            self._stop_thread()
+            for t in self.trainers:
+                t.close()
+
+    def news(self) -> tuple:
+        """Changes whenever a run has something new to draw (a validation loss, a probe, the end)."""
+        return tuple((id(t.run), _version(t.run)) for t in self.trainers)
+
+    def _stop_thread(self) -> None:
+        self._want = False
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self.waiting = False
+
+    def _loop(self) -> None:
+        try:
+            while self._want and not self.finished:
+                if time.monotonic() - self._seen > self.idle_seconds:
+                    self._want, self.paused_idle = False, True
+                    break
+                with self.slots.hold(SLOT_WAIT) as got:
+                    self.waiting = not got
+                    if got:
+                        self._train_slice()
+                self._after_steps()
+        except Exception as err:  # never let a thread die silently: the page says what happened
+            self.error = f"Training stopped: {type(err).__name__}: {err}"
+            self._want = False
+        finally:
+            self.waiting = False
+
+    def _train_slice(self) -> None:
+        end = time.perf_counter() + SLICE_SECONDS
+        while self._want and time.perf_counter() < end:
+            todo = [t for t in self.trainers if not t.finished]
+            if not todo:
+                return
+            for t in todo:
+                t.step()
+
+    def _after_steps(self) -> None:
+        for t in self.trainers:
+            if t.finished and not t.from_cache and id(t) not in self._shared:
+                self._shared.add(id(t))
+                self.on_finish(t)
+
+
+def trainer_for(config, use_cache: bool = True) -> Trainer:
+    """A trainer for `config`: the finished run from the server's cache if there is one, else a fresh model.
+
+    Raises DatasetError / ConfigError when the data can't be built (e.g. an upload the server dropped).
+    """
+    cached = jobs.RUN_CACHE.get(config.key()) if use_cache else None
+    return Trainer(config, run=cached) if cached is not None else Trainer(config)
+
+
+def _share_finished(trainer: Trainer) -> None:
+    """Finished runs are deterministic per config: keep them for the next session with the same settings."""
+    jobs.RUN_CACHE.put(trainer.config.key(), trainer.run)
+
+
+def _version(run) -> tuple:
+    """What the views draw from; `Run.version` where the engine counts it."""
+    version = getattr(run, "version", None)
+    if version is not None:
+        return (version,)
+    last_probe = run.probes[-1][0] if run.probes else -1
+    return (last_probe, run.step // max(run.config.eval_every, 1), run.diverged_at, run.finished)
