@@ -154,6 +154,7 @@ from rnnviz.datasets import (  # noqa: E402,F401  (registers the generators)
 )
 from rnnviz.datasets.uploads import (  # noqa: E402,F401  (the UI validates and stores uploads)
     MAX_UPLOAD_BYTES,
+    clear_uploads,
     get_upload,
     parse_csv,
     parse_text,

@@ -1,0 +1,137 @@
+"""The user's journey through the pages (AppTest): settings and view state come from the session, lessons
+train on the page they open, and a lost upload never loses the run. The real-browser version of the walk
+is tests/test_e2e_journey.py."""
+
+import pytest
+
+from rnnviz import RunConfig, jobs
+from rnnviz.config import SETTINGS
+from rnnviz.datasets import clear_uploads, register_upload
+from rnnviz.lessons import BY_KEY, LESSONS
+from tests.pagetools import PAGES, open_page, press, state, texts, wait_until
+
+SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "5", "eval_every": "5"}
+
+
+@pytest.fixture(autouse=True)
+def empty_run_cache():
+    jobs.RUN_CACHE.clear()
+
+
+def sidebar_values(at) -> dict:
+    """What the sidebar's config widgets show, by setting name."""
+    out = {}
+    for name in SETTINGS:
+        try:
+            el = at.sidebar.get(_kind(name))
+            widget = next(w for w in el if w.key == f"cfg_{name}")
+        except StopIteration:
+            continue
+        out[name] = widget.value
+    return out
+
+
+def _kind(name: str) -> str:
+    s = SETTINGS[name]
+    return "selectbox" if s.choices is not None or name == "dataset" else "number_input"
+
+
+def assert_sidebar_shows(at, config: RunConfig) -> None:
+    shown = sidebar_values(at)
+    assert len(shown) >= 14, shown
+    for name, value in shown.items():
+        want = getattr(config, name)
+        if SETTINGS[name].optional:
+            on = at.sidebar.checkbox(key=f"cfg_{name}_on").value
+            assert on == (want is not None), name
+            if want is None:
+                continue
+        assert value == want, (name, value, want)
+
+
+def test_every_page_shows_the_sessions_settings_after_a_switch():
+    at = open_page("app.py", **SHORT, cell="gru", clip="none", recurrent_radius="0.8")
+    config = state(at).config
+    assert (config.cell, config.clip, config.recurrent_radius) == ("gru", None, 0.8)
+    for path in PAGES[1:] + PAGES[:1] + PAGES[1:]:  # every page, twice
+        at.switch_page(path).run()
+        assert not at.exception, (path, at.exception)
+        assert_sidebar_shows(at, config)
+        assert state(at).config == config and not texts(at, "error")
+
+
+def test_a_sidebar_change_writes_the_config_resets_the_run_and_the_next_page_shows_it():
+    at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
+    at.sidebar.number_input(key="cfg_hidden_size").set_value(24).run()
+    assert state(at).config.hidden_size == 24 and state(at).run.step == 0
+    assert "Settings changed" in texts(at, "info")
+    assert at.query_params["hidden_size"] in ("24", ["24"])
+    at.switch_page("pages/3_Gates.py").run()
+    assert at.sidebar.number_input(key="cfg_hidden_size").value == 24
+
+
+def test_a_refused_value_keeps_the_run_and_says_what_is_allowed():
+    at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
+    run = state(at).run
+    at.sidebar.number_input(key="cfg_lr").set_value(0.0).run()
+    assert "lr=0.0 is out of range" in texts(at, "error")
+    assert state(at).run is run and state(at).config.lr == 3e-3
+    assert at.sidebar.number_input(key="cfg_lr").value == 3e-3  # the widget shows the config again
+
+
+def test_an_optional_setting_turns_on_with_a_value_and_off_again():
+    at = open_page("pages/1_Train.py", **SHORT)
+    at.sidebar.checkbox(key="cfg_clip_on").uncheck().run()
+    assert state(at).config.clip is None
+    at.sidebar.checkbox(key="cfg_recurrent_radius_on").check().run()
+    assert state(at).config.recurrent_radius == 1.0
+
+
+def test_view_state_survives_a_page_switch():
+    at = press(open_page("pages/3_Gates.py", **SHORT), "ctl_step", times=12)
+    at.number_input(key="view_sample").set_value(3).run()
+    probe_steps = [s for s, _ in state(at).run.probes]
+    at.select_slider(key="view_probe_step").set_value(probe_steps[1]).run()
+    at.switch_page("pages/4_Gradients.py").run()
+    at.switch_page("pages/3_Gates.py").run()
+    assert at.number_input(key="view_sample").value == 3
+    assert at.select_slider(key="view_probe_step").value == probe_steps[1]
+
+
+@pytest.mark.parametrize("key", [lesson.key for lesson in LESSONS if lesson.compare])
+def test_a_compare_lesson_trains_on_the_compare_page(key):
+    lesson = BY_KEY[key]
+    at = open_page("app.py")
+    at.button(key=f"lesson_{key}").click().run()
+    group = state(at).compare
+    assert group is not None and group.playing
+    assert [t.config.cell for t in group.trainers] == list(lesson.compare)
+    wait_until(lambda: all(t.run.step >= 3 for t in group.trainers), what="every cell training")
+    at.switch_page(lesson.page).run()
+    assert not at.exception
+    assert lesson.title in "\n".join(str(s.value) for s in at.success)  # the page says what to look for
+    assert "in all" in at.get("progress")[0].proto.text
+    group.close()
+
+
+def test_the_compare_page_before_training_asks_for_play_instead_of_empty_axes():
+    at = open_page("pages/5_Compare.py", **SHORT)
+    assert "Press ▶ Play" in texts(at, "info")
+    at.button(key="cmp_step").click().run()
+    assert "Press ▶ Play" not in texts(at, "info") and not at.exception
+
+
+def test_reset_after_the_upload_was_dropped_keeps_the_run_and_asks_for_the_file():
+    """Issue 14.2: Reset used to drop the run before rebuilding it, and every page then failed."""
+    series = "\n".join(str(0.1 * i % 3) for i in range(300)).encode()
+    key = register_upload(series, "series.csv")
+    at = open_page("pages/1_Train.py", **SHORT, dataset="csv", dataset_params=f'{{"upload": "{key}"}}')
+    press(at, "ctl_step", times=2)
+    run = state(at).run
+    clear_uploads()  # the bounded store dropped it
+    at.button(key="ctl_reset").click().run()
+    assert "upload it again" in texts(at, "error")
+    assert state(at).run is run and run.step == 2
+    for path in PAGES:
+        at.switch_page(path).run()
+        assert not at.exception, (path, at.exception)
