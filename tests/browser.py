@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -59,9 +59,9 @@ def streamlit_server(**env: str):
 
 
 def launch(playwright):
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    """Debian's chromium (or $RNNVIZ_CHROMIUM); elsewhere playwright's own build (`playwright install chromium`)."""
+    path = os.environ.get("RNNVIZ_CHROMIUM") or next((p for p in CHROMIUMS if Path(p).exists()), None)
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
 def progress_step(page) -> int:
