@@ -28,17 +28,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(**env: str):
-    """`streamlit run app.py` on 127.0.0.1:<free port>; yields the base URL once /_stcore/health answers."""
+def streamlit_server(app_dir: Path = ROOT, **env: str):
+    """`streamlit run app.py` (in `app_dir`) on 127.0.0.1:<free port>; yields the base URL once
+    /_stcore/health answers. The server's pid is `SERVERS[url].pid`."""
     port = free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)  # git-ignored: absent in a fresh clone
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
     log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
+    env = os.environ | {"PYTHONPATH": str(app_dir)} | env  # the app's own rnnviz, not an installed one
+    proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVERS[url] = proc
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + 180
         while True:
             try:
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
@@ -56,6 +59,16 @@ def streamlit_server(**env: str):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        SERVERS.pop(url, None)
+
+
+SERVERS: dict[str, subprocess.Popen] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (its threads included), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def launch(playwright):

@@ -36,7 +36,7 @@ def sidebar_config(page) -> dict:
     """The settings the sidebar shows, read from the page."""
     bar = page.get_by_test_id("stSidebarUserContent")
     shown = {name: float(bar.get_by_label(label, exact=True).input_value()) for name, label in NUMBERS.items()}
-    for name, (label, names) in CHOICES.items():
+    for name, (label, _) in CHOICES.items():
         shown[name] = bar.get_by_role("combobox", name=label, exact=True).input_value()
     shown["clip_on"] = bar.get_by_role("checkbox", name="Clip the gradient norm").is_checked()
     return shown

@@ -11,6 +11,7 @@ from rnnviz.session import Trainer
 from rnnviz.worker import Worker
 from tests.pagetools import wait_until
 
+
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
     """As in the app: one torch thread per training session."""
