@@ -6,8 +6,8 @@ server (default): one `streamlit run app.py` (jobs.SLOTS = cores unless RNNVIZ_T
     headless chromium with a browser context per session; each opens /Train?steps=S&seed=i (own seed: no
     cache hits), presses Play and waits for "finished". Reported per session: training ms/step (the run's
     own compute time, from its progress text) and wall ms/step (from Play to finished).
-threads: what the server does without the UI: N threads each drive a Trainer with Trainer.advance(0.25)
-    inside jobs.SLOTS.hold(), like the Play fragment, but back to back (no 0.5 s tick).
+threads: what the server does without the UI: N sessions' workers (rnnviz.worker.Worker, one thread each,
+    sharing jobs.SLOTS) play at once until every run is finished.
 The ratio is N-session / 1-session ms/step (medians over sessions, then over rounds).
 """
 
@@ -17,7 +17,6 @@ import argparse
 import re
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -58,24 +57,21 @@ def run_server(sessions: int, steps: int) -> tuple[float, float]:
 def run_threads(sessions: int, steps: int) -> tuple[float, float]:
     from rnnviz import RunConfig, jobs
     from rnnviz.session import Trainer
+    from rnnviz.worker import Worker
 
     jobs.configure_torch()
     trainers = [Trainer(RunConfig(steps=steps, seed=i)) for i in range(sessions)]
+    workers = [Worker([t], on_finish=lambda t: None) for t in trainers]
     walls: dict[int, float] = {}
-
-    def drive(i: int) -> None:
-        t0 = time.perf_counter()
-        while not trainers[i].finished:
-            with jobs.SLOTS.hold(timeout=0.25) as got:
-                if got:
-                    trainers[i].advance(0.25)
-        walls[i] = time.perf_counter() - t0
-
-    threads = [threading.Thread(target=drive, args=(i,)) for i in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    t0 = time.perf_counter()
+    for w in workers:
+        w.play()
+    while len(walls) < sessions:
+        for i, w in enumerate(workers):
+            w.touch()
+            if w.finished and i not in walls:
+                walls[i] = time.perf_counter() - t0
+        time.sleep(0.01)
     return (statistics.median(1e3 * t.run.seconds / steps for t in trainers),
             statistics.median(1e3 * w / steps for w in walls.values()))
 
