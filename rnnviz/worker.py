@@ -18,6 +18,20 @@ SLICE_SECONDS = 0.2  # training per hold of a slot before queueing again, so wai
 SLOT_WAIT = 0.25  # seconds to wait for a slot before re-checking pause, idleness and close
 
 
+_playing: set[int] = set()  # ids of workers whose thread is training or queueing for a slot
+
+
+def playing_workers() -> int:
+    """How many sessions play on this server right now."""
+    return len(_playing)
+
+
+def redraw_gap(base: float) -> float:
+    """Shortest time between two redraws of a playing page: `base`, stretched when more sessions play than
+    there are training slots, so drawing never starves training (the browsers' rendering included)."""
+    return base * max(1.0, playing_workers() / jobs.SLOTS.n)
+
+
 class Worker:
     """Play / Pause / Step / close for a group of trainers, trained in turn one step each."""
 
@@ -95,6 +109,7 @@ class Worker:
         self.waiting = False
 
     def _loop(self) -> None:
+        _playing.add(id(self))
         try:
             while self._want and not self.finished:
                 if time.monotonic() - self._seen > self.idle_seconds:
@@ -110,6 +125,7 @@ class Worker:
             self._want = False
         finally:
             self.waiting = False
+            _playing.discard(id(self))
 
     def _train_slice(self) -> None:
         end = time.perf_counter() + SLICE_SECONDS

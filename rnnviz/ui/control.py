@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from rnnviz.ui.state import AppState
-from rnnviz.worker import Worker
+from rnnviz.worker import Worker, redraw_gap
 
 REFRESH = 1.0  # seconds between progress updates while playing, and the shortest time between redraws
 
@@ -33,7 +33,8 @@ def training_control(state: AppState, worker: Worker | None, reset: Callable[[Ap
             if w is not None:
                 w.touch()
         news, drawn_at = state.drawn.get(key, (None, 0.0))
-        if worker.playing != playing or (worker.news() != news and time.monotonic() - drawn_at >= 0.9 * REFRESH):
+        stale = worker.news() != news and time.monotonic() - drawn_at >= 0.9 * redraw_gap(REFRESH)
+        if worker.playing != playing or stale:
             st.rerun()  # started, stopped or something new to draw: every view and timer on the page follows
         if buttons:
             _buttons(state, worker, reset, key)
