@@ -5,12 +5,11 @@ Uploads go through a real browser (AppTest has no file_uploader); URL params and
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
 from rnnviz import datasets, jobs
 from rnnviz.config import RunConfig
 from rnnviz.datasets import DatasetError
-from tests.browser import EXCEPTION, PLOT, launch, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import EXCEPTION, PLOT, progress_step, shot, streamlit_server, wait_for_step
 from tests.pagetools import DIVERGES, open_page, play_to_the_end, press, specs, state, texts
 
 SHORT = {"steps": "40", "hidden_size": "8", "seq_len": "20", "probe_every": "5", "eval_every": "5"}
@@ -32,9 +31,8 @@ def empty_run_cache():
 
 
 @pytest.mark.browser
-def test_bad_uploads_show_their_message_and_keep_the_run():
-    with streamlit_server() as url, sync_playwright() as p:
-        browser = launch(p)
+def test_bad_uploads_show_their_message_and_keep_the_run(browser):
+    with streamlit_server() as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/Train?" + "&".join(f"{k}={v}" for k, v in SHORT.items()))
         for _ in range(3):
@@ -61,7 +59,7 @@ def test_bad_uploads_show_their_message_and_keep_the_run():
         page.get_by_role("button", name="Step").click()
         wait_for_step(page, 1, timeout=30)
         assert page.locator(EXCEPTION).count() == 0
-        browser.close()
+        page.close()
 
 
 def test_the_upload_store_refuses_files_over_5_mb_with_its_own_message():

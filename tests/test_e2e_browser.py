@@ -3,9 +3,8 @@
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.browser import EXCEPTION, PLOT, launch, plot_points, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import EXCEPTION, PLOT, plot_points, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser
 
@@ -16,14 +15,6 @@ PAGES = ["Train", "Hidden states", "Gates", "Gradients", "Compare cells", "Text"
 def server():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def test_a_new_user_starts_a_lesson_trains_and_visits_every_page(server, browser):

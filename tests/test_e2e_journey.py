@@ -4,10 +4,9 @@ stay what the run is, a change seen on the next page, a reload, and every lesson
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from rnnviz.lessons import BY_KEY, LESSONS
-from tests.browser import EXCEPTION, launch, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import EXCEPTION, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +21,6 @@ CHOICES = {"cell": ("Cell", {"rnn_tanh": "Vanilla RNN (tanh)", "lstm": "LSTM", "
 def server():
     with streamlit_server(RNNVIZ_CACHE_RUNS="0") as url:  # every lesson trains: nothing comes from the cache
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def sidebar_config(page) -> dict:

@@ -1,9 +1,8 @@
 """Eight simultaneous browser sessions train at once on one server: all finish, slots are visible, cache works."""
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.browser import EXCEPTION, launch, streamlit_server, train_sessions
+from tests.browser import EXCEPTION, streamlit_server, train_sessions
 
 pytestmark = pytest.mark.browser
 
@@ -11,10 +10,9 @@ SESSIONS = 8
 STEPS = 40  # the default config, shortened: here the 8 browsers share the server's 2 cores
 
 
-def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run():
+def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run(browser):
     # one training slot for eight sessions: the heaviest contention a server can see
-    with streamlit_server(RNNVIZ_TRAINING_SLOTS="1") as url, sync_playwright() as p:
-        browser = launch(p)
+    with streamlit_server(RNNVIZ_TRAINING_SLOTS="1") as url:
         result = train_sessions(browser, url, [f"steps={STEPS}&seed={s}" for s in range(SESSIONS)])
         for page in result["pages"]:
             assert page.locator(EXCEPTION).count() == 0
@@ -27,4 +25,4 @@ def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run():
         late.goto(f"{url}/Train?steps={STEPS}&seed=0")
         late.get_by_text("from the run cache").first.wait_for(timeout=60_000)
         assert f"step {STEPS} / {STEPS}" in late.locator('[data-testid="stProgress"]').first.inner_text()
-        browser.close()
+        late.close()

@@ -135,3 +135,16 @@ def test_reset_after_the_upload_was_dropped_keeps_the_run_and_asks_for_the_file(
     for path in PAGES:
         at.switch_page(path).run()
         assert not at.exception, (path, at.exception)
+
+
+def test_a_dataset_that_needs_a_file_stays_chosen_while_the_run_stays():
+    at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
+    run = state(at).run
+    at.sidebar.selectbox(key="cfg_dataset").set_value("csv").run()
+    assert "no CSV uploaded yet" in texts(at, "error")
+    assert at.sidebar.selectbox(key="cfg_dataset").value == "csv"  # the upload widget is there to use
+    assert at.get("file_uploader") and state(at).run is run and state(at).config.dataset == "sine"
+    at.switch_page("pages/2_Hidden_states.py").run()
+    assert at.sidebar.selectbox(key="cfg_dataset").value == "csv" and not at.exception
+    at.sidebar.selectbox(key="cfg_dataset").set_value("adding").run()
+    assert state(at).config.dataset == "adding" and not texts(at, "error")

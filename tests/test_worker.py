@@ -65,11 +65,17 @@ def test_play_trains_in_the_background_exactly_as_train_run():
     assert not w.playing
 
 
-def test_pause_stops_within_one_step_and_play_goes_on_from_there():
-    t = SlowTrainer()
-    w = worker(t)
+def playing(t: SlowTrainer, **kw) -> Worker:
+    """A worker playing `t`, once it has trained a few steps."""
+    w = worker(t, **kw)
     w.play()
     wait_until(lambda: t.run.step >= 3)
+    return w
+
+
+def test_pause_stops_within_one_step_and_play_goes_on_from_there():
+    t = SlowTrainer()
+    w = playing(t)
     before = t.run.step
     w.pause()
     stopped = t.run.step
@@ -83,9 +89,7 @@ def test_pause_stops_within_one_step_and_play_goes_on_from_there():
 
 def test_step_while_playing_pauses_then_applies_exactly_one_update():
     t = SlowTrainer()
-    w = worker(t)
-    w.play()
-    wait_until(lambda: t.run.step >= 2)
+    w = playing(t)
     w.pause()
     paused_at = t.run.step
     assert w.step() == 1 and t.run.step == paused_at + 1 and not w.playing
@@ -104,9 +108,7 @@ def test_a_group_steps_every_unfinished_run_in_turn():
 
 def test_close_stops_the_thread_before_closing_the_trainer():
     t = SlowTrainer()
-    w = worker(t)
-    w.play()
-    wait_until(lambda: t.run.step >= 2)
+    w = playing(t)
     w.close()
     at = t.run.step
     assert t.closed and not w.playing and t.active == 0

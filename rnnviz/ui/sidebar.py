@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import datasets
-from rnnviz.config import SETTINGS, ConfigError, RunConfig
+from rnnviz.config import SETTINGS, ConfigError
 from rnnviz.datasets import DATASETS, DatasetError
 from rnnviz.ui.state import AppState, apply_config
 
@@ -72,30 +72,46 @@ def _propose(state: AppState, build) -> None:
 
 
 def _dataset(state: AppState) -> None:
-    config = state.config
-    st.session_state["cfg_dataset"] = config.dataset
+    name, params = _shown(state)
+    st.session_state["cfg_dataset"] = name
     st.selectbox("Dataset", list(DATASETS), format_func=lambda n: DATASETS[n].title, key="cfg_dataset",
                  on_change=_dataset_changed, args=(state,))
     _setting(state, "seq_len")
-    spec = DATASETS[config.dataset]
+    spec = DATASETS[name]
     st.caption(spec.summary)
     with st.expander("Dataset options"):
         for p in spec.params:
             if p.name != "upload":
-                _param(state, p)
+                _param(state, name, params, p)
     if any(p.name == "upload" for p in spec.params):
-        _upload(state)
+        _upload(state, name, params)
+
+
+def _shown(state: AppState) -> tuple[str, dict]:
+    """The dataset the sidebar shows with its options: the run's, or one chosen that still waits for a file."""
+    return state.view.get("pending_dataset") or (state.config.dataset, dict(state.config.dataset_params))
+
+
+def _use_dataset(state: AppState, name: str, params: dict) -> None:
+    """Switch the run to this dataset; one that needs a file stays chosen (and the run as it was) until it has one."""
+    _propose(state, lambda: state.config.replace(dataset=name, dataset_params=params))
+    if state.config.dataset == name and state.config.dataset_params == params:
+        state.view.pop("pending_dataset", None)
+    elif any(p.name == "upload" for p in DATASETS[name].params) and not params.get("upload"):
+        state.view["pending_dataset"] = (name, params)
 
 
 def _dataset_changed(state: AppState) -> None:
     name = st.session_state["cfg_dataset"]
-    _propose(state, lambda: state.config.replace(dataset=name, dataset_params={}))  # options are per dataset
+    state.view.pop("pending_dataset", None)
+    if name != state.config.dataset:
+        _use_dataset(state, name, {})  # options are per dataset
 
 
-def _param(state: AppState, p) -> None:
-    """One dataset option's widget, valued from config.dataset_params (or the option's default)."""
-    key = f"ds_{state.config.dataset}_{p.name}"
-    value = state.config.dataset_params.get(p.name, p.default)
+def _param(state: AppState, dataset: str, params: dict, p) -> None:
+    """One dataset option's widget, valued from the shown options (or the option's default)."""
+    key = f"ds_{dataset}_{p.name}"
+    value = params.get(p.name, p.default)
     label, extra = p.name.replace("_", " ").capitalize(), {"help": p.help or None, "on_change": _param_changed,
                                                            "args": (state, p)}
     if p.choices is not None:
@@ -116,18 +132,18 @@ def _param(state: AppState, p) -> None:
 
 
 def _param_changed(state: AppState, p) -> None:
-    value = st.session_state[f"ds_{state.config.dataset}_{p.name}"]
-    params = dict(state.config.dataset_params)
+    name, params = _shown(state)
+    value = st.session_state[f"ds_{name}_{p.name}"]
     if value == p.default:
         params.pop(p.name, None)
     else:
         params[p.name] = value
-    _propose(state, lambda: state.config.replace(dataset_params=params))
+    _use_dataset(state, name, params)
 
 
-def _upload(state: AppState) -> None:
+def _upload(state: AppState, dataset: str, params: dict) -> None:
     """The user's file: checked once per file; a good one becomes the run's data, a bad one is refused."""
-    dataset, seen = state.config.dataset, state.view.setdefault("uploads_seen", {})
+    seen = state.view.setdefault("uploads_seen", {})
     file = st.file_uploader("Your file", type=["csv", "txt"], key=f"file_{dataset}",
                             help=f"At most {datasets.MAX_UPLOAD_BYTES // 2**20} MB.")
     if file is None or seen.get(dataset, (None,))[0] == file.file_id:
@@ -141,6 +157,5 @@ def _upload(state: AppState) -> None:
         st.error(seen[dataset][1])
         return
     seen[dataset] = (file.file_id, None)
-    params = dict(state.config.dataset_params) | {"upload": key}
-    _propose(state, lambda: RunConfig.from_dict(state.config.to_dict() | {"dataset_params": params}))
+    _use_dataset(state, dataset, params | {"upload": key})
     st.rerun()  # the new run replaces the page's content
