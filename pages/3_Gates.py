@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rnnviz import analysis, figures
+from rnnviz.cellspec import gate_label
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import layer_picker, probe_picker, sample_picker
 
@@ -23,10 +24,10 @@ def draw(state) -> None:
     gates = analysis.gate_values(cell, trace, layer)  # name -> (B, T, H), for RNNs the state itself
     chart(figures.gate_heatmaps({k: v[sample] for k, v in gates.items()}), figures.CAPTIONS["gate_heatmaps"])
     chart(figures.gate_histograms(gates), figures.CAPTIONS["gate_histograms"])
-    name = st.radio("Saturation of", list(gates), horizontal=True, key="gates_sat")
-    low, high = analysis.gate_saturation(cell, name, gates[name])
-    chart(figures.saturation_scatter(low, high, name), figures.CAPTIONS["saturation_scatter"])
-    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, layer, cell)),
+    name = st.radio("Saturation of", list(gates), format_func=gate_label, horizontal=True, key="gates_sat")
+    sat = analysis.gate_saturation(cell, name, gates[name])  # thresholds and axis labels decided there, once
+    chart(figures.saturation_scatter(sat, name), figures.CAPTIONS["saturation_scatter"])
+    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, cell, layer)),
           figures.CAPTIONS["saturation_over_training"])
 
 
