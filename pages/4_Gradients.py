@@ -22,7 +22,7 @@ def draw(state) -> None:
     decay = analysis.decay_rate(trace.grad_norms[layer])
     st.metric("Gradient kept per step back in time", f"{decay.factor_per_step:.3f}×", help=(
         f"Fitted to log10 ||dL/dh_t|| at step {step}: below 1 the gradient vanishes going back in time, above 1 "
-        f"it explodes. Here: {decay.verdict}."))
+        f"it explodes. Here, over {len(decay.fitted)} steps: {decay.verdict}."))
     chart(figures.grad_norms_over_time(curves[-12:], decay), figures.CAPTIONS["grad_norms_over_time"])
     steps, matrix = analysis.grad_heatmap(run.probes, layer)
     chart(figures.grad_heatmap(steps, matrix), figures.CAPTIONS["grad_heatmap"])

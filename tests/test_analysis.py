@@ -190,10 +190,12 @@ def test_decay_rate_recovers_geometric_factor(factor):
     assert ("vanishing" if factor < 1 else "exploding") in d.label
 
 
-@pytest.mark.parametrize("factor, verdict", [(0.9, "vanishing"), (0.984, "steady"), (1.02, "steady"),
-                                             (1.1, "exploding")])
-def test_decay_verdict_is_one_word_shared_by_the_label(factor, verdict):
-    d = A.decay_rate(factor ** (49 - np.arange(50)))  # (T,) each step back times `factor`
+@pytest.mark.parametrize("factor, T, verdict", [
+    (0.9, 50, "vanishing"), (0.984, 50, "steady"), (1.02, 50, "steady"), (1.045, 50, "exploding"),
+    (1.045, 5, "steady"), (0.8, 5, "vanishing"),  # the verdict is about what reaches the first step
+])
+def test_decay_verdict_is_one_word_shared_by_the_label(factor, T, verdict):
+    d = A.decay_rate(factor ** (T - 1 - np.arange(T)))  # (T,) each step back times `factor`
     assert d.verdict == verdict and d.label.endswith(f"({verdict})")  # the page metric and the chart legend
 
 
