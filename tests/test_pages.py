@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnviz import jobs
+from rnnviz import jobs, metrics
 from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces
 
 
@@ -57,6 +57,18 @@ def test_url_config_round_trip():
 
 
 # bad URL values and divergence: tests/test_bad_input.py
+
+
+def test_classification_train_page_runs_one_validation_pass_for_scores_and_confusion(monkeypatch):
+    at = open_page("pages/1_Train.py", dataset="memory", **SHORT)
+    calls, real = [], metrics.predict
+    monkeypatch.setattr(metrics, "predict", lambda model, data: calls.append(model) or real(model, data))
+    at.run()
+    assert not at.exception, at.exception
+    assert len(calls) == 1  # one pass feeds the accuracy, the verdict and the confusion matrix
+    confusion = [t for t in traces(at) if t.get("type") == "heatmap"]
+    assert len(confusion) == 1 and decode(confusion[0]["z"]).sum() == len(state(at).run.data.y_val)
+    assert any(m.label == "Accuracy" for m in at.metric)
 
 
 def test_switching_pages_keeps_the_run():
