@@ -70,10 +70,6 @@ def spec(cell: str) -> CellSpec:
     return SPECS[cell]
 
 
-def label(cell: str) -> str:
-    return spec(cell).label
-
-
 def blocks_of(n_blocks: int) -> tuple[str, ...]:
     """Block names of a weight_hh with `n_blocks` H x H blocks (a Trace's spectral_radius has one per block)."""
     return next(s.blocks for s in SPECS.values() if s.gate_count == n_blocks)
