@@ -12,30 +12,25 @@ state = page("Train", icon="📉")
 def draw(state) -> None:
     run, data = state.run, state.run.data
     st.caption(data.description if data is not None else "")
-    out = metrics.predict(run.model, data)  # one validation pass feeds the scores and the predictions plot
+    out = metrics.predict(run.model, data)  # one validation pass feeds the scores, the verdict and both plots
     scores = metrics.evaluate_metrics(run.model, data, out)
+    head = metrics.headline(scores, data)
     cols = st.columns(4)
     cols[0].metric("Parameters", f"{parameter_count(run.model):,}")
     cols[1].metric("Step", f"{max(run.step, 0):,} / {state.config.steps:,}")
     cols[2].metric("Training time", f"{run.seconds:,.1f} s")
-    main = "mae" if "mae" in scores else "accuracy" if "accuracy" in scores else "mse"
-    if main in scores:
-        base = data.baseline.get(main)
-        cols[3].metric(main.upper() if len(main) <= 3 else main.capitalize(), f"{scores[main]:.4g}",
-                       help=f"Baseline (a model that learned nothing): {base:.4g}" if base is not None else None)
-    if data.solved:
-        name, threshold = next(iter(data.solved.items()))
-        if scores.get(name, float("inf")) < threshold:
-            st.success(f"Solved: validation {name.upper()} {scores[name]:.4f} is below {threshold}.")
-        else:
-            st.caption(f"Solved when the validation {name.upper()} is below {threshold}.")
-    chart(figures.loss_curves(run.history, data.baseline, data.solved), figures.CAPTIONS["loss_curves"])
+    if head is not None:
+        cols[3].metric(head.title, f"{head.value:.4g}", help=None if head.baseline is None else
+                       f"Baseline (a model that learned nothing): {head.baseline:.4g}")
+    if (verdict := metrics.solved_verdict(scores, data)) is not None:
+        (st.success if verdict.solved else st.caption)(verdict.text)
+    chart(figures.loss_curves(run.history, data.baseline), figures.CAPTIONS["loss_curves"])
     if data.task == "regression":
         chart(figures.predictions(out[:200], data.y_val[:200]), figures.CAPTIONS["predictions"])
     elif data.task == "classification":
         labels = data.vocab or [str(i) for i in range(data.output_size)]
-        chart(figures.confusion(metrics.confusion_matrix(run.model, data), labels), figures.CAPTIONS["confusion"])
-    extra = {k: v for k, v in scores.items() if k != main}
+        chart(figures.confusion(metrics.confusion_matrix(run.model, data, out), labels), figures.CAPTIONS["confusion"])
+    extra = {k: v for k, v in scores.items() if head is None or k != head.name}
     if extra:
         st.dataframe({k: [round(v, 4)] for k, v in extra.items()}, hide_index=True)
 

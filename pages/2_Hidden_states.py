@@ -32,7 +32,7 @@ def draw(state) -> None:
     if not samples:
         st.info("Choose at least one sample.")
         return
-    pca = analysis.fit_run_pca(run.probes, layer)
+    pca = analysis.fit_pca(run.probes, layer)
     points = analysis.project(pca, trace.hidden[layer])
     ranges = analysis.pca_ranges(pca, run.probes, layer)
     colours = "time" if color == "time" else labels[samples]

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rnnviz import analysis, figures
+from rnnviz.cellspec import gate_label
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import layer_picker, probe_picker, sample_picker, view_widget
 
@@ -25,10 +26,11 @@ def draw(state) -> None:
     chart(figures.gate_histograms(gates), figures.CAPTIONS["gate_histograms"])
     if state.view.get("saturation_of") not in gates:
         state.view["saturation_of"] = next(iter(gates))
-    name = view_widget(state, "saturation_of", None, st.radio, "Saturation of", list(gates), horizontal=True)
-    low, high = analysis.gate_saturation(cell, name, gates[name])
-    chart(figures.saturation_scatter(low, high, name), figures.CAPTIONS["saturation_scatter"])
-    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, layer, cell)),
+    name = view_widget(state, "saturation_of", None, st.radio, "Saturation of", list(gates), format_func=gate_label,
+                       horizontal=True)
+    sat = analysis.gate_saturation(cell, name, gates[name])  # thresholds and axis labels decided there, once
+    chart(figures.saturation_scatter(sat, name), figures.CAPTIONS["saturation_scatter"])
+    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, cell, layer)),
           figures.CAPTIONS["saturation_over_training"])
 
 

@@ -20,10 +20,9 @@ def draw(state) -> None:
         layer = layer_picker(state, "grad_layer")
     curves = [(s, t.grad_norms[layer].mean(0)) for s, t in run.probes if s <= step]
     decay = analysis.decay_rate(trace.grad_norms[layer])
-    verdict = "vanishing" if decay.factor_per_step < 0.95 else "exploding" if decay.factor_per_step > 1.05 else "steady"
     st.metric("Gradient kept per step back in time", f"{decay.factor_per_step:.3f}×", help=(
         f"Fitted to log10 ||dL/dh_t|| at step {step}: below 1 the gradient vanishes going back in time, above 1 "
-        f"it explodes. Here: {verdict}."))
+        f"it explodes. Here, over {len(decay.fitted)} steps: {decay.verdict}."))
     chart(figures.grad_norms_over_time(curves[-12:], decay), figures.CAPTIONS["grad_norms_over_time"])
     steps, matrix = analysis.grad_heatmap(run.probes, layer)
     chart(figures.grad_heatmap(steps, matrix), figures.CAPTIONS["grad_heatmap"])

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from rnnviz import compare, figures
-from rnnviz.config import CELLS
+from rnnviz.cellspec import SPECS
 from rnnviz.ui import chart, live, page
 from rnnviz.ui.control import training_control
-from rnnviz.ui.sidebar import CELL_LABELS
+from rnnviz.ui.sidebar import cell_label
 from rnnviz.ui.state import compare_group, reset_compare
 
 state = page("Compare cells", icon="⚖️", control=False, progress=False)
@@ -19,7 +19,7 @@ def choose_cells(state) -> None:
 
 
 st.session_state["cmp_cells"] = list(state.compare_cells)
-st.multiselect("Cells", list(CELLS), format_func=CELL_LABELS.get, max_selections=compare.MAX_CELLS,
+st.multiselect("Cells", list(SPECS), format_func=cell_label, max_selections=compare.MAX_CELLS,
                key="cmp_cells", on_change=choose_cells, args=(state,))
 group = compare_group(state) if state.compare_cells else None
 training_control(state, group, reset_compare, key="cmp")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rnnviz import textviz
+from rnnviz.cellspec import gate_label
 from rnnviz.lessons import BY_KEY
 from rnnviz.ui import live, page
 from rnnviz.ui.state import start_lesson
@@ -12,25 +13,23 @@ state = page("Text", icon="✍️")
 
 def draw(state) -> None:
     run = state.run
-    vocab = run.data.vocab if run.data is not None else None
-    if run.data is None or run.data.task != "next_token" or not vocab or any(len(t) != 1 for t in vocab):
+    if not textviz.is_char_model(run.data):
         st.info("This page needs a character-level text model: choose the dataset 'text' in the sidebar.")
         st.button("Start the character-LSTM lesson", key="text_lesson", on_click=start_lesson,
                   args=(state, BY_KEY["text_lstm"]))
         return
     n = st.slider("Characters to show", 50, 600, 300, step=50, key="text_len")
-    text = "".join(vocab[int(i)] for row in run.data.x_val for i in row)[:n]
+    vocab = run.data.vocab
+    text = textviz.passage(run.data, n)
     acts = textviz.activations(run.model, text, vocab)
     c1, c2 = st.columns([1, 1])
-    what = c1.selectbox("Colour by", list(acts), key="text_what")
+    what = c1.selectbox("Colour by", list(acts), format_func=gate_label, key="text_what")
     feature = c2.radio("Find units tied to", textviz.FEATURES, horizontal=True, key="text_feature")
     top = textviz.top_units(acts[what], textviz.text_features(text)[feature])
     st.caption("Units most correlated with that feature (correlation in brackets): "
                + ", ".join(f"{u} ({r:+.2f})" for u, r in top))
     unit = st.number_input("Unit", 0, acts[what].shape[1] - 1, top[0][0], key=f"text_unit_{what}")
-    values = acts[what][:, unit]
-    if what in ("input", "forget", "output", "reset", "update"):  # sigmoid gates live in [0, 1]
-        values = 2 * values - 1
+    values = textviz.signed(what, acts[what][:, unit])  # each gate's own range onto [-1, 1]
     st.markdown(textviz.colored_html(text, values), unsafe_allow_html=True)
     st.caption("Each character is coloured by the chosen unit's value after reading it: red high, blue low. "
                "Look for units that switch on inside quotes or brackets, or ramp along a line.")

@@ -9,16 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from rnnviz.cells import GATE_NAMES
+from rnnviz.cellspec import GATE_KIND, blocks_of, spec
 from rnnviz.record import Trace
 
-# what squashes each gate: sets the saturation thresholds and the colour scale of its heatmap
-GATE_KIND = {
-    "input": "sigmoid", "forget": "sigmoid", "output": "sigmoid", "reset": "sigmoid", "update": "sigmoid",
-    "cell": "tanh", "new": "tanh", "preactivation": "linear",
-}
 PCA_MAX_ROWS = 20_000  # states used to fit the PCA; more rows only cost time, not accuracy
 
 
@@ -93,11 +87,6 @@ def fit_pca(traces, layer: int = -1, k: int = 3) -> PCA:
     return pca_of(np.concatenate([t.hidden[layer].reshape(-1, H) for t in traces]), k)
 
 
-def fit_run_pca(probes: list[tuple[int, Trace]], layer: int = -1, k: int = 3) -> PCA:
-    """fit_pca over a run's probes: what the Hidden states page calls."""
-    return fit_pca(probes, layer, k)
-
-
 def project(pca: PCA, hidden: np.ndarray) -> np.ndarray:
     """hidden (..., H) -> (..., k) coordinates along the fitted components."""
     return (_as_float(hidden) - pca.mean) @ pca.components.T
@@ -115,15 +104,16 @@ def pca_ranges(pca: PCA, traces, layer: int = -1, pad: float = 0.05) -> np.ndarr
 # ---------------------------------------------------------------- saturation
 
 
+# Karpathy's saturation thresholds (low, high), the only copy: figures read them off a Saturation's labels
+SATURATION = {"sigmoid": (0.1, 0.9), "tanh": (-0.9, 0.9), "state": (0.1, 0.9)}  # "state": |h| of a tanh RNN
+
+
 @dataclass
 class Saturation:
     low: np.ndarray  # (H,) fraction of (sample, step) entries on the low side
     high: np.ndarray  # (H,) fraction on the high side
-    low_label: str  # what "low" means, for axis titles
+    low_label: str  # what "low" means, for axis titles, e.g. "input < 0.1"
     high_label: str
-
-    def __iter__(self):  # `low, high = gate_saturation(...)`
-        return iter((self.low, self.high))
 
 
 def saturation(values: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +127,9 @@ def gate_saturation(cell: str, name: str, values: np.ndarray) -> Saturation:
     (name "state", see gate_values) as in state_saturation."""
     if name == "state":
         return state_saturation(cell, values)
-    if GATE_KIND.get(name) == "tanh":
-        low, high = saturation(values, -0.9, 0.9)
-        return Saturation(low, high, f"{name} < -0.9", f"{name} > 0.9")
-    low, high = saturation(values, 0.1, 0.9)
-    return Saturation(low, high, f"{name} < 0.1", f"{name} > 0.9")
+    lo, hi = SATURATION["tanh" if GATE_KIND.get(name) == "tanh" else "sigmoid"]
+    low, high = saturation(values, lo, hi)
+    return Saturation(low, high, f"{name} < {lo:g}", f"{name} > {hi:g}")
 
 
 def state_saturation(cell: str, hidden: np.ndarray) -> Saturation:
@@ -150,17 +138,18 @@ def state_saturation(cell: str, hidden: np.ndarray) -> Saturation:
     relu: low = h == 0 (off, the unit passes no gradient), high = h > 0 (active); they sum to 1.
     """
     h = np.asarray(hidden, dtype=np.float64).reshape(-1, hidden.shape[-1])  # (N, H)
-    if cell == "rnn_relu":
+    if spec(cell).nonlinearity == "relu":
         return Saturation((h <= 0).mean(0), (h > 0).mean(0), "h = 0 (dead)", "h > 0 (active)")
-    return Saturation((np.abs(h) < 0.1).mean(0), (np.abs(h) > 0.9).mean(0), "|h| < 0.1 (linear)",
-                      "|h| > 0.9 (saturated)")
+    lo, hi = SATURATION["state"]
+    return Saturation((np.abs(h) < lo).mean(0), (np.abs(h) > hi).mean(0), f"|h| < {lo:g} (linear)",
+                      f"|h| > {hi:g} (saturated)")
 
 
 def gate_values(cell: str, trace: Trace, layer: int = -1) -> dict[str, np.ndarray]:
     """name -> (B, T, H) of what saturates: LSTM/GRU gates, or a vanilla RNN's state itself (key "state")."""
-    if cell.startswith("rnn"):
+    if not spec(cell).gated:
         return {"state": trace.hidden[layer]}
-    return {name: trace.gates[name][layer] for name in GATE_NAMES[cell]}
+    return {name: trace.gates[name][layer] for name in spec(cell).gate_names}
 
 
 def unit_saturation(trace: Trace, cell: str, layer: int = -1) -> dict[str, Saturation]:
@@ -168,20 +157,8 @@ def unit_saturation(trace: Trace, cell: str, layer: int = -1) -> dict[str, Satur
     return {name: gate_saturation(cell, name, v) for name, v in gate_values(cell, trace, layer).items()}
 
 
-def infer_cell(trace: Trace) -> str:
-    """The cell a trace came from, read off its gate names (a vanilla RNN's state is >= 0 only for ReLU)."""
-    for cell in ("lstm", "gru"):
-        if set(GATE_NAMES[cell]) <= set(trace.gates):
-            return cell
-    return "rnn_relu" if np.nanmin(trace.hidden) >= 0 else "rnn_tanh"
-
-
-def saturation_history(probes: list[tuple[int, Trace]], layer: int = -1, cell: str | None = None) -> pd.DataFrame:
-    """DataFrame(step, gate, mean_low, mean_high, low_label, high_label): unit-mean saturation per probe.
-
-    `cell` defaults to what the traces show (infer_cell); pass the run's config.cell to be sure.
-    """
-    cell = cell or (infer_cell(probes[0][1]) if probes else "lstm")
+def saturation_history(probes: list[tuple[int, Trace]], cell: str, layer: int = -1) -> pd.DataFrame:
+    """DataFrame(step, gate, mean_low, mean_high, low_label, high_label): unit-mean saturation per probe."""
     rows = [
         {"step": step, "gate": name, "mean_low": float(s.low.mean()), "mean_high": float(s.high.mean()),
          "low_label": s.low_label, "high_label": s.high_label}
@@ -194,46 +171,22 @@ def saturation_history(probes: list[tuple[int, Trace]], layer: int = -1, cell: s
 # ---------------------------------------------------------------- recurrent spectrum
 
 
-def block_names(n_blocks: int) -> tuple[str, ...]:
-    """Names of the H x H blocks of W_hh, in torch's row order."""
-    return {1: ("W_hh",), 3: GATE_NAMES["gru"], 4: GATE_NAMES["lstm"]}[n_blocks]
-
-
-@torch.no_grad()
-def recurrent_spectrum(model: torch.nn.Module) -> list[dict[str, dict]]:
-    """Per layer: block name -> {"radius": max |eigenvalue|, "singular_values": (H,) descending}."""
-    rnn = getattr(model, "rnn", model)
-    H, out = rnn.hidden_size, []
-    for k in range(rnn.num_layers):
-        w = getattr(rnn, f"weight_hh_l{k}").detach().cpu().double().numpy()  # (G*H, H)
-        blocks = np.split(w, len(w) // H)
-        out.append({
-            name: _spectrum(b)
-            for name, b in zip(block_names(len(blocks)), blocks, strict=True)
-        })
-    return out
-
-
-def _spectrum(block: np.ndarray) -> dict:
-    """Radius and singular values of one H x H block; NaN (not an exception) once training has diverged."""
-    if not np.isfinite(block).all():
-        return {"radius": float("nan"), "singular_values": np.full(len(block), np.nan)}
-    return {"radius": float(np.abs(np.linalg.eigvals(block)).max()),
-            "singular_values": np.linalg.svd(block, compute_uv=False)}
-
-
 def radius_history(probes: list[tuple[int, Trace]]) -> pd.DataFrame:
-    """DataFrame(step, layer, gate, radius) from the (L, G) radii every probe carries."""
+    """DataFrame(step, layer, gate, radius) from the (L, G) radii every probe carries (record.recurrent_radii)."""
     rows = [
         {"step": step, "layer": layer, "gate": name, "radius": float(r)}
         for step, trace in probes if trace.spectral_radius is not None
         for layer, radii in enumerate(np.asarray(trace.spectral_radius))
-        for name, r in zip(block_names(len(radii)), radii, strict=True)
+        for name, r in zip(blocks_of(len(radii)), radii, strict=True)
     ]
     return pd.DataFrame(rows, columns=["step", "layer", "gate", "radius"])
 
 
 # ---------------------------------------------------------------- gradients through time
+
+# "steady" while the fitted norm changes by less than half an order of magnitude (x3.2) across the whole
+# sequence: what matters for learning is how much of the gradient reaches the first step, not one step's share
+STEADY_SPAN = 0.5
 
 
 @dataclass
@@ -250,11 +203,16 @@ class Decay:
         return bool(np.isfinite(self.factor_per_step))
 
     @property
-    def label(self) -> str:
+    def verdict(self) -> str:
+        """"vanishing", "steady" or "exploding": the one word every view uses for this decay."""
         if not self.ok:
             return "no fit"
-        trend = "vanishing" if self.factor_per_step < 1 else "exploding" if self.factor_per_step > 1 else "flat"
-        return f"×{self.factor_per_step:.3g} per step back ({trend})"
+        change = self.slope_per_step * (len(self.fitted) - 1)  # log10(norm at t = 0 / norm at the last step)
+        return "vanishing" if change < -STEADY_SPAN else "exploding" if change > STEADY_SPAN else "steady"
+
+    @property
+    def label(self) -> str:
+        return f"×{self.factor_per_step:.3g} per step back ({self.verdict})" if self.ok else "no fit"
 
 
 def mean_grad_norms(grad_norms: np.ndarray) -> np.ndarray:
@@ -286,22 +244,6 @@ def grad_heatmap(probes: list[tuple[int, Trace]], layer: int = -1) -> tuple[np.n
     steps = np.array([s for s, _ in probes], dtype=int)
     rows = [mean_grad_norms(t.grad_norms[layer]) for _, t in probes]
     return steps, (np.stack(rows) if rows else np.zeros((0, 0)))
-
-
-def decay_history(probes: list[tuple[int, Trace]], layer: int = -1) -> pd.DataFrame:
-    """DataFrame(step, factor_per_step, slope_per_step): how the gradient decay changes over training."""
-    rows = []
-    for step, trace in probes:
-        d = decay_rate(trace.grad_norms[layer])
-        rows.append({"step": step, "factor_per_step": d.factor_per_step, "slope_per_step": d.slope_per_step})
-    return pd.DataFrame(rows, columns=["step", "factor_per_step", "slope_per_step"])
-
-
-def clip_events(history: pd.DataFrame) -> np.ndarray:
-    """Training steps whose gradient was clipped."""
-    if history.empty or "clipped" not in history:
-        return np.zeros(0, dtype=int)
-    return history.loc[history["clipped"].astype(bool), "step"].to_numpy(dtype=int)
 
 
 def param_grad_columns(history: pd.DataFrame) -> list[str]:

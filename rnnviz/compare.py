@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rnnviz import metrics
+from rnnviz.cellspec import spec
 from rnnviz.config import RunConfig
 from rnnviz.model import parameter_count
 from rnnviz.train import Run
@@ -14,8 +15,8 @@ MAX_CELLS = 4
 
 
 def variants(config: RunConfig, cells: list[str]) -> dict[str, RunConfig]:
-    """One config per cell, everything else equal (forget_bias only applies to the LSTM)."""
-    return {cell: config.replace(cell=cell, forget_bias=config.forget_bias if cell == "lstm" else None)
+    """One config per cell, everything else equal (forget_bias only applies to a cell with a forget gate)."""
+    return {cell: config.replace(cell=cell, forget_bias=config.forget_bias if "forget" in spec(cell).blocks else None)
             for cell in cells[:MAX_CELLS]}
 
 

@@ -14,15 +14,12 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from rnnviz.analysis import GATE_KIND, Decay, decay_rate, downsample, downsample_index, param_grad_columns
+from rnnviz.analysis import Decay, Saturation, decay_rate, downsample, downsample_index, param_grad_columns
+from rnnviz.cellspec import GATE_KIND, KIND_RANGE, gate_label
 
 MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
 LINE_POINTS = 4_000  # a curve never needs more than this on a screen
 PALETTE = qualitative.Plotly
-GATE_SCALES = {  # colour axis per kind of gate: sigmoid in [0, 1], tanh in [-1, 1]
-    "sigmoid": dict(cmin=0, cmax=1, colorscale="Viridis"),
-    "tanh": dict(cmin=-1, cmax=1, colorscale="RdBu_r"),
-}
 
 CAPTIONS = {
     "loss_curves": "Training and validation loss against step; the dashed line is what a model that learned "
@@ -55,7 +52,6 @@ CAPTIONS = {
     "line at 1 repeated multiplication shrinks signals (vanishing), above it they can grow (exploding).",
     "saliency": "How strongly the loss depends on each input x_t (log colour), per probe sample; a model that "
     "solved a long-range task lights up at the time steps that matter, however early.",
-    "sparkline": "Training loss so far.",
     "compare_losses": "Validation loss of each cell on the same data and seed (training loss faint); the cell "
     "whose curve leaves the dashed baseline first and lowest learned the task best.",
     "compare_grad_curves": "Each cell's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
@@ -64,15 +60,6 @@ CAPTIONS = {
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def figure_points(fig: go.Figure) -> int:
-    """Values a figure ships: x, y and z entries summed over its traces (heatmap z counts cells)."""
-    total = 0
-    for trace in fig.data:
-        d = trace.to_plotly_json()
-        total += sum(np.size(d[k]) for k in ("x", "y", "z") if d.get(k) is not None)
-    return total
 
 
 def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
@@ -120,7 +107,7 @@ def _loss_level(metrics: dict | None) -> float | None:
 # ---------------------------------------------------------------- Train page
 
 
-def loss_curves(history: pd.DataFrame, baseline: dict, solved: dict | None = None, log_y: bool = False):
+def loss_curves(history: pd.DataFrame, baseline: dict, log_y: bool = False):
     """Training and validation loss against step, the learned-nothing baseline dashed, divergence marked."""
     fig = go.Figure()
     h = downsample(history, LINE_POINTS)
@@ -132,8 +119,6 @@ def loss_curves(history: pd.DataFrame, baseline: dict, solved: dict | None = Non
     x0, x1 = (history["step"].min(), history["step"].max()) if len(history) else (0, 1)
     if (level := _loss_level(baseline)) is not None:
         _hline(fig, x0, x1, level, "baseline (learned nothing)", "grey")
-    if (level := _loss_level(solved)) is not None:
-        _hline(fig, x0, x1, level, "solved below", "green", dash="dot")
     for step in history.loc[history["diverged"].astype(bool), "step"] if len(history) else []:
         fig.add_vline(x=step, line_color="red", annotation_text="diverged")
     fig.update_yaxes(type="log" if log_y else "linear")
@@ -168,18 +153,6 @@ def confusion(matrix: np.ndarray, labels: list[str] | None = None):
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
     return _style(fig, "Confusion matrix", "predicted class", "true class")
-
-
-def sparkline(history: pd.DataFrame):
-    """A tiny training-loss line for the home page."""
-    h = downsample(history, 300)
-    fig = go.Figure(go.Scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name="loss",
-                               line=dict(width=1.5, color=PALETTE[0])))
-    _style(fig, "loss", "step", "loss", height=110)
-    fig.update_layout(margin=dict(l=4, r=4, t=24, b=4), title_font_size=12, showlegend=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, title_font_size=10)
-    fig.update_yaxes(showticklabels=False, showgrid=False, title_font_size=10)
-    return fig
 
 
 # ---------------------------------------------------------------- Hidden states page
@@ -267,7 +240,8 @@ def _gate_coloraxes(gates: dict) -> tuple[dict[str, str], dict[str, str]]:
 def gate_heatmaps(gates: dict[str, np.ndarray]):
     """One units x time heatmap per gate (each (T, H)): sigmoid gates on [0, 1], tanh gates on [-1, 1]."""
     names = list(gates)
-    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=0.08)
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=[gate_label(n) for n in names],
+                        vertical_spacing=0.08)
     axis_of, ids = _gate_coloraxes(gates)
     for row, name in enumerate(names, start=1):
         values = _floats(gates[name])
@@ -277,8 +251,9 @@ def gate_heatmaps(gates: dict[str, np.ndarray]):
                                  name=name, hovertemplate=hover), row=row, col=1)
         fig.update_yaxes(title_text="unit", row=row, col=1)
     for i, (kind, axis) in enumerate(ids.items()):
-        if kind in GATE_SCALES:
-            scale = GATE_SCALES[kind]
+        if kind in KIND_RANGE:  # bounded gates keep a fixed scale, so colours mean the same at every probe
+            lo, hi = KIND_RANGE[kind]
+            scale = dict(cmin=lo, cmax=hi, colorscale="Viridis" if lo == 0 else "RdBu_r")
         else:
             m = max(float(np.nanmax(np.abs(_floats(gates[n])), initial=0)) for n in names if axis_of[n] == axis)
             scale = dict(cmin=-m or -1, cmax=m or 1, colorscale="RdBu_r")
@@ -308,21 +283,12 @@ def gate_histograms(gates: dict[str, np.ndarray], bins: int = 50):
     return _style(fig, "Gate distributions", "activation", "fraction of entries")
 
 
-def _saturation_labels(gate_name: str) -> tuple[str, str]:
-    if gate_name == "state":
-        return "fraction of time |h| < 0.1 (ReLU: h = 0, dead)", "fraction of time |h| > 0.9 (ReLU: h > 0)"
-    lo = "-0.9" if GATE_KIND.get(gate_name) == "tanh" else "0.1"
-    return f"fraction of time < {lo} (left-saturated)", "fraction of time > 0.9 (right-saturated)"
-
-
-def saturation_scatter(frac_low: np.ndarray, frac_high: np.ndarray, gate_name: str,
-                       x_label: str | None = None, y_label: str | None = None):
+def saturation_scatter(sat: Saturation, gate_name: str):
     """Karpathy's saturation plot: per unit, fraction of time left-saturated (x) vs right-saturated (y).
 
-    Labels default to the gate's thresholds; pass a Saturation's low_label / high_label to be exact.
+    The thresholds are analysis.gate_saturation's, read off the Saturation's labels.
     """
-    low, high = _floats(frac_low), _floats(frac_high)
-    x_default, y_default = _saturation_labels(gate_name)
+    low, high = _floats(sat.low), _floats(sat.high)
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
                     line=dict(color="grey", dash="dash"))
@@ -331,7 +297,8 @@ def saturation_scatter(frac_low: np.ndarray, frac_high: np.ndarray, gate_name: s
                     hovertemplate="unit %{text}<br>low %{x:.2f}, high %{y:.2f}<extra></extra>")
     fig.update_xaxes(range=[-0.03, 1.03], constrain="domain")
     fig.update_yaxes(range=[-0.03, 1.03], scaleanchor="x", scaleratio=1)
-    return _style(fig, f"{gate_name}: saturation per unit", x_label or x_default, y_label or y_default, height=420)
+    return _style(fig, f"{gate_label(gate_name)}: saturation per unit", f"fraction of time {sat.low_label}",
+                  f"fraction of time {sat.high_label}", height=420)
 
 
 def saturation_over_training(df: pd.DataFrame):

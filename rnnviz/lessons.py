@@ -19,6 +19,8 @@ class Lesson:
 
 
 ADDING = dict(dataset="adding", seq_len=50, hidden_size=64, batch_size=64, lr=3e-3, clip=1.0)
+# the explosion pair: radius 1.5, plain SGD; T = 10 so that, once clipped, the RNN can learn (at T = 50 it cannot)
+EXPLODING = dict(ADDING, seq_len=10, recurrent_radius=1.5, lr=0.05, optimizer="sgd", steps=600)
 
 LESSONS = (
     Lesson(
@@ -51,20 +53,20 @@ LESSONS = (
     Lesson(
         "explode", "Make gradients explode (W_hh radius 1.5, no clipping)",
         "When the recurrent weights' spectral radius is above 1, gradients can grow as they flow back in time "
-        "and training becomes unstable.",
+        "and training becomes unstable (the adding problem at T = 10, plain SGD).",
         "Gradients: ||dL/dh_t|| grows going back in time; the spectral radius starts at 1.5; the parameter "
-        "gradient norms spike. Try the next lesson to see clipping tame it.",
+        "gradient norms spike until the run diverges. Try the next lesson to see clipping tame it.",
         "pages/4_Gradients.py",
-        RunConfig(cell="rnn_tanh", recurrent_radius=1.5, clip=None, lr=0.05, optimizer="sgd", steps=300, **{
-            k: v for k, v in ADDING.items() if k not in ("lr", "clip")}),
+        RunConfig(cell="rnn_tanh", **EXPLODING | {"clip": None}),
     ),
     Lesson(
         "clip", "Clipping tames the explosion",
-        "The same exploding set-up with the global gradient norm clipped to 1: updates stay bounded.",
-        "Gradients: clipping events are marked on the parameter-gradient plot; the loss curve is smooth.",
+        "The same exploding set-up with the global gradient norm clipped to 1: updates stay bounded, and the "
+        "network learns instead of diverging.",
+        "Gradients: clipping events are marked on the parameter-gradient plot. Train: the loss falls well "
+        "below the baseline (about 0.17) instead of blowing up.",
         "pages/4_Gradients.py",
-        RunConfig(cell="rnn_tanh", recurrent_radius=1.5, clip=1.0, lr=0.05, optimizer="sgd", steps=300, **{
-            k: v for k, v in ADDING.items() if k not in ("lr", "clip")}),
+        RunConfig(cell="rnn_tanh", **EXPLODING | {"clip": 1.0}),
     ),
     Lesson(
         "radius_small", "W_hh radius 0.5: the gradient dies within a few steps",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -61,8 +63,48 @@ def _mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float((values & mask).sum()) / n if n else float("nan")
 
 
-def confusion_matrix(model: torch.nn.Module, data: SequenceData) -> np.ndarray:
-    """(C, C) counts on validation: rows are true classes, columns predicted ones."""
-    pred = predict(model, data).argmax(-1)
+def confusion_matrix(model: torch.nn.Module, data: SequenceData, out: torch.Tensor | None = None) -> np.ndarray:
+    """(C, C) counts on validation: rows are true classes, columns predicted ones; `out` as in evaluate_metrics."""
+    pred = (predict(model, data) if out is None else out).argmax(-1)
     C = data.output_size
     return torch.bincount(data.y_val * C + pred, minlength=C * C).reshape(C, C).numpy()
+
+
+# ---------------------------------------------------------------- the Train page's headline
+
+
+HEADLINE_ORDER = ("mae", "accuracy", "mse")  # the first of these a task scores is its headline number
+
+
+@dataclass(frozen=True)
+class Headline:
+    name: str  # the score's key, e.g. "mae"
+    value: float
+    baseline: float | None  # what a model that learned nothing scores, when the dataset knows it
+
+    @property
+    def title(self) -> str:
+        return self.name.upper() if len(self.name) <= 3 else self.name.capitalize()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    solved: bool
+    text: str  # one sentence for the page
+
+
+def headline(scores: dict[str, float], data: SequenceData) -> Headline | None:
+    """The one number the Train page leads with, and its learned-nothing baseline."""
+    name = next((n for n in HEADLINE_ORDER if n in scores), None)
+    return None if name is None else Headline(name, scores[name], data.baseline.get(name))
+
+
+def solved_verdict(scores: dict[str, float], data: SequenceData) -> Verdict | None:
+    """Whether the run meets its dataset's "solved" threshold (e.g. MAE < 0.04), or None when it has none."""
+    if not data.solved:
+        return None
+    name, threshold = next(iter(data.solved.items()))
+    value = scores.get(name, float("nan"))
+    if value < threshold:
+        return Verdict(True, f"Solved: validation {name.upper()} {value:.4f} is below {threshold}.")
+    return Verdict(False, f"Solved when the validation {name.upper()} is below {threshold}.")

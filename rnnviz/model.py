@@ -8,22 +8,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from rnnviz.cellspec import spec
 from rnnviz.config import RunConfig
-
-GATES_PER_CELL = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
 
 class SequenceModel(nn.Module):
     def __init__(self, config: RunConfig, input_size: int, output_size: int, task: str):
         super().__init__()
         self.cell, self.task = config.cell, task
-        kind = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
-        extra = {"nonlinearity": config.cell[4:]} if kind is nn.RNN else {}
+        cell = spec(config.cell)
         with torch.random.fork_rng(devices=[]):  # their throwaway default init must not advance the global RNG
             # token inputs (next_token tasks) go through an embedding; real-valued inputs go in as they are
             self.embed = nn.Embedding(input_size, config.embedding_size) if task == "next_token" else None
             rnn_in = config.embedding_size if self.embed is not None else input_size
-            self.rnn = kind(rnn_in, config.hidden_size, config.num_layers, batch_first=True, **extra)
+            self.rnn = cell.module(rnn_in, config.hidden_size, config.num_layers, batch_first=True,
+                                   **cell.module_kwargs())
             self.head = nn.Linear(config.hidden_size, output_size)
         _init_default(self, torch.Generator().manual_seed(config.seed))
         _init_recurrent(self.rnn, config)
@@ -71,17 +70,18 @@ def _init_default(model: SequenceModel, gen: torch.Generator) -> None:
 
 @torch.no_grad()
 def _init_recurrent(rnn: nn.Module, config: RunConfig) -> None:
-    H = config.hidden_size
+    H, blocks = config.hidden_size, spec(config.cell).blocks
     for k in range(config.num_layers):
         w_hh = getattr(rnn, f"weight_hh_l{k}")
         if config.recurrent_radius is not None:
             for block in w_hh.split(H):  # each gate's H x H block gets the radius
                 radius = torch.linalg.eigvals(block).abs().max()
                 block.mul_(config.recurrent_radius / radius.clamp_min(1e-12))
-        if config.forget_bias is not None and config.cell == "lstm":
-            # forget gate is rows H:2H; the effective bias is b_ih + b_hh, split evenly
-            getattr(rnn, f"bias_ih_l{k}")[H : 2 * H] = config.forget_bias / 2
-            getattr(rnn, f"bias_hh_l{k}")[H : 2 * H] = config.forget_bias / 2
+        if config.forget_bias is not None and "forget" in blocks:
+            rows = slice(blocks.index("forget") * H, (blocks.index("forget") + 1) * H)  # the forget gate's block
+            # the effective bias is b_ih + b_hh, split evenly
+            getattr(rnn, f"bias_ih_l{k}")[rows] = config.forget_bias / 2
+            getattr(rnn, f"bias_hh_l{k}")[rows] = config.forget_bias / 2
 
 
 def parameter_count(model: nn.Module) -> int:

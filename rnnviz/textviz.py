@@ -7,6 +7,7 @@ import html
 import numpy as np
 import torch
 
+from rnnviz.cellspec import gate_range
 from rnnviz.model import SequenceModel
 from rnnviz.record import replay
 
@@ -78,3 +79,26 @@ def colored_html(text: str, values: np.ndarray) -> str:
         shown = "↵<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
         spans.append(f'<span style="background:rgb({r},{g},{b})">{shown}</span>')
     return '<div style="font-family:monospace;line-height:1.6">' + "".join(spans) + "</div>"
+
+
+# ---------------------------------------------------------------- what the Text page shows
+
+
+def is_char_model(data) -> bool:
+    """True when `data` is a next-character task (every token one character): the Text page's requirement."""
+    vocab = data.vocab if data is not None else None
+    return bool(data is not None and data.task == "next_token" and vocab and all(len(t) == 1 for t in vocab))
+
+
+def passage(data, n: int) -> str:
+    """The first n characters of the validation text, decoded from its token ids."""
+    text, rows = "", iter(data.x_val)
+    while len(text) < n and (row := next(rows, None)) is not None:
+        text += "".join(data.vocab[int(i)] for i in row)
+    return text[:n]
+
+
+def signed(name: str, values: np.ndarray) -> np.ndarray:
+    """Values mapped onto [-1, 1] for colouring: a gate's own range (sigmoid [0, 1]) stretched, others as they are."""
+    lo, hi = gate_range(name) or (-1.0, 1.0)
+    return 2 * (np.asarray(values) - lo) / (hi - lo) - 1

@@ -9,6 +9,7 @@ import torch
 
 from rnnviz import RunConfig, SequenceModel, Trace
 from rnnviz import analysis as A
+from rnnviz.record import recurrent_radii
 
 
 def fake_trace(hidden, grad_norms=None, gates=None, radius=None) -> Trace:
@@ -54,7 +55,7 @@ def test_pca_fitted_once_over_probes_gives_stable_axes():
     rng = np.random.default_rng(2)
     traces = [fake_trace(rng.normal(size=(1, 3, 7, 5)) * (i + 1)) for i in range(4)]
     pca = A.fit_pca(traces)
-    assert np.allclose(A.fit_run_pca(list(enumerate(traces))).components, pca.components)  # (step, trace) too
+    assert np.allclose(A.fit_pca(list(enumerate(traces))).components, pca.components)  # (step, trace) too
     on_all = A.pca_of(np.concatenate([t.hidden[-1].reshape(-1, 5) for t in traces]))
     early = traces[0].hidden[-1]
     assert np.allclose(A.project(pca, early), A.project(on_all, early))
@@ -113,9 +114,10 @@ def test_saturation_fractions_per_unit():
 def test_tanh_gate_uses_symmetric_thresholds():
     s = A.gate_saturation("lstm", "cell", np.array([[-0.95, 0.0, 0.95, 0.5]]).T)  # one unit, four steps
     assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.25])
-    assert "-0.9" in s.low_label
-    low, high = A.gate_saturation("gru", "update", np.array([[0.05, 0.95, 0.95, 0.5]]).T)  # unpacks as a pair
-    assert low == pytest.approx([0.25]) and high == pytest.approx([0.5])
+    assert s.low_label == "cell < -0.9" and s.high_label == "cell > 0.9"
+    s = A.gate_saturation("gru", "update", np.array([[0.05, 0.95, 0.95, 0.5]]).T)
+    assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.5])
+    assert s.low_label == "update < 0.1" and s.high_label == "update > 0.9"
 
 
 def test_state_saturation_tanh_and_relu():
@@ -131,50 +133,36 @@ def test_state_saturation_tanh_and_relu():
 def test_saturation_history_rows_per_probe_and_gate():
     gates = {name: np.full((1, 2, 4, 3), 0.95) for name in ("reset", "update", "new")}
     probes = [(s, fake_trace(np.zeros((1, 2, 4, 3)), gates=gates)) for s in (0, 10)]
-    df = A.saturation_history(probes, -1, "gru")
+    df = A.saturation_history(probes, "gru")
     assert len(df) == 6 and list(df["gate"][:3]) == ["reset", "update", "new"]
     assert np.allclose(df["mean_high"], 1.0) and np.allclose(df["mean_low"], 0.0)
-    assert A.saturation_history(probes).equals(df)  # the cell is read off the gate names
-    rnn = A.saturation_history(probes, cell="rnn_tanh")
+    rnn = A.saturation_history(probes, "rnn_tanh")
     assert list(rnn["gate"]) == ["state", "state"] and np.allclose(rnn["mean_low"], 1.0)
 
 
-def test_gate_values_and_infer_cell():
+def test_gate_values_are_the_state_for_vanilla_cells_and_the_gates_otherwise():
     hidden = np.full((1, 2, 4, 3), -0.5)
     rnn = fake_trace(hidden, gates={"preactivation": hidden})
     values = A.gate_values("rnn_tanh", rnn)
     assert list(values) == ["state"] and values["state"].shape == (2, 4, 3)
-    assert A.infer_cell(rnn) == "rnn_tanh"
-    assert A.infer_cell(fake_trace(np.abs(hidden), gates={"preactivation": hidden})) == "rnn_relu"
     lstm = fake_trace(hidden, gates={g: hidden for g in ("input", "forget", "cell", "output")})
-    assert A.infer_cell(lstm) == "lstm" and list(A.gate_values("lstm", lstm)) == ["input", "forget", "cell", "output"]
+    assert list(A.gate_values("lstm", lstm)) == ["input", "forget", "cell", "output"]
 
 
 # ---------------------------------------------------------------- spectrum
 
 
-def test_recurrent_spectrum_of_scaled_rotation():
-    model = SequenceModel(RunConfig(cell="rnn_tanh", hidden_size=2), 1, 1, "regression")
-    with torch.no_grad():
-        model.rnn.weight_hh_l0.copy_(torch.tensor(0.5 * rotation(0.7)))
-    (layer,) = A.recurrent_spectrum(model)
-    assert list(layer) == ["W_hh"]
-    assert layer["W_hh"]["radius"] == pytest.approx(0.5)
-    assert np.allclose(layer["W_hh"]["singular_values"], [0.5, 0.5])
-
-
-def test_recurrent_spectrum_splits_lstm_gate_blocks():
+def test_probe_radii_split_lstm_gate_blocks_and_radius_history_names_them():
     model = SequenceModel(RunConfig(cell="lstm", hidden_size=2, num_layers=2), 1, 1, "regression")
     scales = [0.5, 0.9, 1.2, 2.0]
     blocks = np.concatenate([s * rotation(0.3) for s in scales])  # (4H, H), torch's gate order
     with torch.no_grad():
         model.rnn.weight_hh_l1.copy_(torch.tensor(blocks))
-    spectrum = A.recurrent_spectrum(model)
-    assert len(spectrum) == 2 and list(spectrum[1]) == ["input", "forget", "cell", "output"]
-    assert [spectrum[1][g]["radius"] for g in spectrum[1]] == pytest.approx(scales)
-    # the Trace's own radii agree with ours
-    from rnnviz.record import recurrent_radii
-    assert recurrent_radii(model.rnn)[1] == pytest.approx(scales, rel=1e-5)
+    radii = recurrent_radii(model.rnn)  # what every probe's Trace carries
+    assert radii.shape == (2, 4) and radii[1] == pytest.approx(scales, rel=1e-5)
+    df = A.radius_history([(7, fake_trace(np.zeros((2, 1, 3, 2)), radius=radii))])
+    assert df.loc[df["layer"] == 1, "gate"].tolist() == ["input", "forget", "cell", "output"]
+    assert df.loc[df["layer"] == 1, "radius"].tolist() == pytest.approx(scales, rel=1e-5)
 
 
 def test_radius_history_names_blocks():
@@ -202,6 +190,15 @@ def test_decay_rate_recovers_geometric_factor(factor):
     assert ("vanishing" if factor < 1 else "exploding") in d.label
 
 
+@pytest.mark.parametrize("factor, T, verdict", [
+    (0.9, 50, "vanishing"), (0.984, 50, "steady"), (1.02, 50, "steady"), (1.045, 50, "exploding"),
+    (1.045, 5, "steady"), (0.7, 5, "vanishing"),  # the verdict is about what reaches the first step
+])
+def test_decay_verdict_is_one_word_shared_by_the_label(factor, T, verdict):
+    d = A.decay_rate(factor ** (T - 1 - np.arange(T)))  # (T,) each step back times `factor`
+    assert d.verdict == verdict and d.label.endswith(f"({verdict})")  # the page metric and the chart legend
+
+
 def test_decay_rate_without_enough_points_is_not_ok():
     d = A.decay_rate(np.array([0.0, 0.0, 1.0]))
     assert not d.ok and d.label == "no fit"
@@ -212,12 +209,9 @@ def test_grad_heatmap_rows_are_batch_means():
     steps, matrix = A.grad_heatmap(probes)
     assert steps.tolist() == [0, 10] and matrix.shape == (2, 4)
     assert np.allclose(matrix[1], 11.0)
-    assert A.decay_history(probes)["factor_per_step"].tolist() == pytest.approx([1.0, 1.0])
 
 
-def test_clip_events_and_downsample():
-    history = pd.DataFrame({"step": range(5), "clipped": [False, True, False, True, True]})
-    assert A.clip_events(history).tolist() == [1, 3, 4]
+def test_downsample_keeps_first_and_last():
     idx = A.downsample_index(1001, 100)
     assert len(idx) <= 100 and idx[0] == 0 and idx[-1] == 1000
     assert A.downsample(np.arange(10), 20).tolist() == list(range(10))

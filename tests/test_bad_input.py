@@ -73,6 +73,7 @@ def test_the_upload_store_refuses_files_over_5_mb_with_its_own_message():
     ({"lr": "nan"}, "lr=nan"),
     ({"cell": "foo"}, "cell='foo' is not allowed"),
     ({"probe_size": "-3"}, "probe_size=-3 is out of range"),
+    ({"steps": "many"}, "steps='many' must be a whole number"),
     ({"dataset_params": "{oops"}, "not valid JSON"),
     ({"dataset": "csv", "dataset_params": '{"upload": "0123456789abcdef"}'}, "no longer on this server"),
 ])
@@ -102,8 +103,11 @@ def test_a_diverging_run_keeps_its_steps_and_every_view_renders():
     at = open_page("pages/1_Train.py", **DIVERGES)
     play_to_the_end(at)
     run = state(at).run
-    assert run.diverged_at is not None and "diverged at step" in texts(at, "error")
+    assert run.diverged_at is not None, run.history.tail()
+    errors = texts(at, "error")
+    assert f"diverged at step {run.diverged_at}" in errors and "learning rate" in errors
     kept = len(run.history)
+    assert kept == run.diverged_at + 1 and run.probes  # everything before it is kept
     assert at.button(key="ctl_step").disabled and at.button(key="ctl_play").disabled
     for path in ("pages/2_Hidden_states.py", "pages/3_Gates.py", "pages/4_Gradients.py", "pages/1_Train.py"):
         at.switch_page(path).run()

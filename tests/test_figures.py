@@ -8,12 +8,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from rnnviz import RunConfig, metrics, train_run
+from rnnviz import RunConfig, load_dataset, metrics, train_run
 from rnnviz import analysis as A
 from rnnviz import figures as F
 
 BUILDERS = [name for name, fn in inspect.getmembers(F, inspect.isfunction)
-            if fn.__module__ == F.__name__ and not name.startswith("_") and name != "figure_points"]
+            if fn.__module__ == F.__name__ and not name.startswith("_")]
 
 
 def points(fig: go.Figure) -> int:
@@ -62,8 +62,8 @@ def test_captions_cover_every_builder():
 def test_loss_curves_lines_baseline_log_axis_and_divergence():
     h = history(100)
     h.loc[99, ["loss", "diverged"]] = [np.inf, True]
-    fig = F.loss_curves(h, {"mse": 0.167}, {"mse": 0.01}, log_y=True)
-    assert names(fig) == ["training loss", "validation loss", "baseline (learned nothing)", "solved below"]
+    fig = F.loss_curves(h, {"mse": 0.167}, log_y=True)
+    assert names(fig) == ["training loss", "validation loss", "baseline (learned nothing)"]
     base = fig.data[2]
     assert list(base.y) == [0.167, 0.167] and base.line.dash == "dash"
     assert len(fig.data[1].x) == 10  # only the evaluated steps
@@ -73,6 +73,15 @@ def test_loss_curves_lines_baseline_log_axis_and_divergence():
     check_style(fig)
     assert F.loss_curves(history(5), {"accuracy": 0.5}).layout.yaxis.type == "linear"
     assert len(F.loss_curves(history(5), {"accuracy": 0.5}).data) == 2  # no loss level to draw
+
+
+def test_loss_chart_of_the_adding_problem_draws_only_levels_in_loss_units():
+    """The adding problem is solved by MAE < 0.04, a number the loss (MSE) axis cannot show: only the baseline."""
+    data = load_dataset(RunConfig(dataset="adding", seq_len=20))
+    assert data.solved == {"mae": 0.04} and "mse" in data.baseline
+    fig = F.loss_curves(history(50), data.baseline)
+    assert names(fig) == ["training loss", "validation loss", "baseline (learned nothing)"]
+    assert list(fig.data[2].y) == pytest.approx([data.baseline["mse"]] * 2)
 
 
 def test_predictions_and_confusion():
@@ -131,10 +140,14 @@ def test_gate_histograms_share_bins_and_sum_to_one():
 
 
 def test_saturation_scatter_and_over_training():
-    fig = F.saturation_scatter(np.array([0.1, 0.8]), np.array([0.5, 0.0]), "forget")
+    sat = A.gate_saturation("gru", "new", np.array([[-0.95, 0.95], [0.0, 0.95], [0.5, 0.5], [0.0, 0.5]]))
+    fig = F.saturation_scatter(sat, "new")
     assert names(fig) == ["x + y = 1 (always saturated)", "units"]
-    assert list(fig.data[1].x) == [0.1, 0.8] and list(fig.data[1].text) == [0, 1]
-    assert "forget" in fig.layout.title.text
+    assert list(fig.data[1].x) == [0.25, 0.0] and list(fig.data[1].y) == [0.0, 0.5]
+    assert list(fig.data[1].text) == [0, 1] and "candidate n" in fig.layout.title.text
+    # the axes name analysis' thresholds: a tanh gate saturates below -0.9, not below 0.1
+    assert fig.layout.xaxis.title.text == "fraction of time new < -0.9"
+    assert fig.layout.yaxis.title.text == "fraction of time new > 0.9"
     df = pd.DataFrame({"step": [0, 10, 0, 10], "gate": ["input", "input", "forget", "forget"],
                        "mean_low": [0.1, 0.2, 0.3, 0.4], "mean_high": [0.0, 0.1, 0.2, 0.3],
                        "low_label": ["input < 0.1"] * 2 + ["forget < 0.1"] * 2,
@@ -188,10 +201,6 @@ def test_spectral_radius_lines_and_unit_line():
     assert "layer 1 forget" in names(two)
 
 
-def test_sparkline_is_small():
-    fig = F.sparkline(history(1000))
-    assert fig.layout.height <= 150 and len(fig.data) == 1 and len(fig.data[0].x) <= 300
-
 
 # ---------------------------------------------------------------- the point budget
 
@@ -209,19 +218,18 @@ def test_huge_inputs_are_downsampled_to_the_budget():
         "state_heatmap": F.state_heatmap(big),
         "gate_heatmaps": F.gate_heatmaps(gates),
         "gate_histograms": F.gate_histograms({k: rng.uniform(size=(64, 2000, 64)) for k in ("a", "b")}),
-        "saturation_scatter": F.saturation_scatter(rng.uniform(size=512), rng.uniform(size=512), "input"),
+        "saturation_scatter": F.saturation_scatter(A.gate_saturation("lstm", "input", rng.uniform(size=(9, 512))),
+                                                   "input"),
         "grad_norms_over_time": F.grad_norms_over_time([(s, rng.uniform(size=2000)) for s in range(200)],
                                                        A.decay_rate(rng.uniform(size=2000))),
         "grad_heatmap": F.grad_heatmap(np.arange(400), rng.uniform(size=(400, 2000))),
         "param_grad_norms": F.param_grad_norms(history(200_000, n_params=20, clipped_every=2), clip=1.0),
         "saliency": F.saliency(rng.uniform(size=(64, 2000))),
-        "sparkline": F.sparkline(history(200_000, n_params=0)),
         "compare_losses": F.compare_losses({c: history(200_000, n_params=0) for c in "abcd"}, {"mse": 1}),
         "compare_grad_curves": F.compare_grad_curves({c: rng.uniform(size=100_000) for c in "abcd"}),
     }
     for name, fig in figs.items():
         assert 0 < points(fig) <= F.MAX_POINTS, name
-        assert points(fig) == F.figure_points(fig), name
     assert points(figs["state_heatmap"]) > 40_000  # downsampled, not starved
 
 
@@ -231,7 +239,7 @@ def test_huge_inputs_are_downsampled_to_the_budget():
 def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
     """Every builder fed the way the pages feed it, from a real run."""
     cell, (_, last) = run.config.cell, run.probes[-1]
-    pca = A.fit_run_pca(run.probes, layer)
+    pca = A.fit_pca(run.probes, layer)
     pts = A.project(pca, last.hidden[layer])
     gates = A.gate_values(cell, last, layer)
     name = list(gates)[-1]
@@ -239,7 +247,7 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
     decay = A.decay_rate(last.grad_norms[layer])
     curves = [(s, t.grad_norms[layer].mean(0)) for s, t in run.probes]
     return {
-        "loss_curves": F.loss_curves(run.history, run.data.baseline, run.data.solved, log_y=True),
+        "loss_curves": F.loss_curves(run.history, run.data.baseline, log_y=True),
         "predictions": F.predictions(metrics.predict(run.model, run.data), run.data.y_val.numpy()),
         "confusion": F.confusion(np.array([[3, 1, 0], [0, 2, 2], [0, 0, 4]]), ["a", "b", "c"]),
         "pca_trajectories": F.pca_trajectories(pts, 3, explained=pca.explained,
@@ -247,14 +255,13 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
         "state_heatmap": F.state_heatmap(last.hidden[layer, 0]),
         "gate_heatmaps": F.gate_heatmaps({k: v[0] for k, v in gates.items()}),
         "gate_histograms": F.gate_histograms(gates),
-        "saturation_scatter": F.saturation_scatter(sat.low, sat.high, name, sat.low_label, sat.high_label),
-        "saturation_over_training": F.saturation_over_training(A.saturation_history(run.probes, layer, cell)),
+        "saturation_scatter": F.saturation_scatter(sat, name),
+        "saturation_over_training": F.saturation_over_training(A.saturation_history(run.probes, cell, layer)),
         "grad_norms_over_time": F.grad_norms_over_time(curves, decay),
         "grad_heatmap": F.grad_heatmap(*A.grad_heatmap(run.probes)),
         "param_grad_norms": F.param_grad_norms(run.history, run.config.clip),
         "spectral_radius": F.spectral_radius(A.radius_history(run.probes)),
         "saliency": F.saliency(last.input_saliency),
-        "sparkline": F.sparkline(run.history),
         "compare_losses": F.compare_losses({cell: run.history, "copy": run.history}, run.data.baseline),
         "compare_grad_curves": F.compare_grad_curves({cell: curves[-1][1], "copy": curves[0][1]}),
     }
@@ -286,7 +293,7 @@ def test_classification_run_colours_trajectories_by_class(one_thread):
     _, trace = run.probes[-1]
     labels = A.class_labels(run.data, trace.hidden.shape[1])
     assert labels.tolist() == run.data.y_val[:6].tolist()
-    pca = A.fit_run_pca(run.probes)
+    pca = A.fit_pca(run.probes)
     fig = F.pca_trajectories(A.project(pca, trace.hidden[-1])[[0, 2, 4]], color=labels[[0, 2, 4]],
                              explained=pca.explained, class_names=run.data.vocab)
     assert {t.name for t in fig.data[:3]} <= {f"class {v}" for v in run.data.vocab}

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, load_dataset
-from rnnviz.metrics import confusion_matrix, evaluate_metrics
+from rnnviz.metrics import confusion_matrix, evaluate_metrics, headline, solved_verdict
 from rnnviz.train import build_model
 
 
@@ -75,3 +75,26 @@ def test_untrained_model_runs_through_every_task():
         d = load_dataset(config)
         scores = evaluate_metrics(build_model(config, d), d)
         assert all(np.isfinite(v) for v in scores.values())
+
+
+def test_headline_and_solved_verdict_of_the_adding_problem():
+    d = load_dataset(RunConfig(dataset="adding", dataset_params={"n_train": 64, "n_val": 64}))
+    good = evaluate_metrics(Fixed(d.y_val + 0.03), d)  # MAE 0.03: under the 0.04 threshold
+    head = headline(good, d)
+    assert (head.name, head.title, head.baseline) == ("mae", "MAE", d.baseline.get("mae"))
+    assert head.value == pytest.approx(0.03, abs=1e-6)
+    verdict = solved_verdict(good, d)
+    assert verdict.solved and "0.0300 is below 0.04" in verdict.text
+    bad = solved_verdict(evaluate_metrics(Fixed(torch.zeros_like(d.y_val)), d), d)  # predicts 0: learned nothing
+    assert not bad.solved and bad.text == "Solved when the validation MAE is below 0.04."
+
+
+def test_headline_of_a_classification_task_is_accuracy_against_chance_and_has_no_verdict():
+    d = load_dataset(RunConfig(dataset="memory", seq_len=12))
+    scores = evaluate_metrics(Fixed(onehot_logits(d.y_val, d.output_size)), d)
+    head = headline(scores, d)
+    assert (head.name, head.title, head.value) == ("accuracy", "Accuracy", 1.0)
+    assert head.baseline == d.baseline["accuracy"] < 1
+    assert solved_verdict(scores, d) is None
+    out = onehot_logits(d.y_val, d.output_size)  # the page's one validation pass feeds the confusion matrix too
+    assert np.trace(confusion_matrix(None, d, out)) == len(d.y_val)

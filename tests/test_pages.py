@@ -1,11 +1,10 @@
-"""Every page through Streamlit's AppTest: before and after training, URL config, bad input, divergence."""
+"""Every page through Streamlit's AppTest: before and after training, URL config, page switches, lessons."""
 
 import numpy as np
 import pytest
 
-from rnnviz import jobs
-from rnnviz.config import RunConfig
-from tests.pagetools import DIVERGES, PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces
+from rnnviz import jobs, metrics
+from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces
 
 
 @pytest.fixture(autouse=True)
@@ -57,31 +56,19 @@ def test_url_config_round_trip():
     assert "reset" in texts(at, "info")
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"hidden_size": "100000"}, "hidden_size=100000 is out of range"),
-    ({"lr": "nan"}, "lr=nan"),
-    ({"cell": "foo"}, "cell='foo' is not allowed"),
-    ({"steps": "many"}, "steps='many' must be a whole number"),
-])
-def test_bad_url_value_is_refused_with_its_message(query, message):
-    at = open_page("pages/1_Train.py", **query)
-    assert not at.exception
-    assert message in texts(at, "error")
-    assert state(at).config == RunConfig()
+# bad URL values and divergence: tests/test_bad_input.py
 
 
-
-
-def test_divergence_shows_error_and_keeps_run():
-    at = open_page("pages/1_Train.py", **DIVERGES)
-    play_to_the_end(at)
-    run = state(at).run
-    assert run.diverged_at is not None, run.history.tail()
-    errors = texts(at, "error")
-    assert f"diverged at step {run.diverged_at}" in errors and "learning rate" in errors
-    assert len(run.history) == run.diverged_at + 1 and run.probes  # everything before it is kept
-    at.switch_page("pages/4_Gradients.py").run()
-    assert not at.exception and specs(at)
+def test_classification_train_page_runs_one_validation_pass_for_scores_and_confusion(monkeypatch):
+    at = open_page("pages/1_Train.py", dataset="memory", **SHORT)
+    calls, real = [], metrics.predict
+    monkeypatch.setattr(metrics, "predict", lambda model, data: calls.append(model) or real(model, data))
+    at.run()
+    assert not at.exception, at.exception
+    assert len(calls) == 1  # one pass feeds the accuracy, the verdict and the confusion matrix
+    confusion = [t for t in traces(at) if t.get("type") == "heatmap"]
+    assert len(confusion) == 1 and decode(confusion[0]["z"]).sum() == len(state(at).run.data.y_val)
+    assert any(m.label == "Accuracy" for m in at.metric)
 
 
 def test_switching_pages_keeps_the_run():

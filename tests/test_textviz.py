@@ -4,7 +4,17 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, load_dataset
-from rnnviz.textviz import activations, colored_html, encode, sample, text_features, top_units
+from rnnviz.textviz import (
+    activations,
+    colored_html,
+    encode,
+    is_char_model,
+    passage,
+    sample,
+    signed,
+    text_features,
+    top_units,
+)
 from rnnviz.train import build_model
 
 CFG = RunConfig(cell="lstm", hidden_size=12, seq_len=20, dataset="text", embedding_size=8,
@@ -54,3 +64,13 @@ def test_colored_html_escapes_text():
     html = colored_html("<b>&", np.array([1.0, -1.0, 0.0, 0.5]))
     assert "<b>" not in html and "&lt;" in html and "&gt;" in html and "&amp;" in html
     assert "rgb(255,0,0)" in html and "rgb(0,0,255)" in html  # +1 red, -1 blue
+
+
+def test_passage_is_the_validation_text_and_gates_colour_on_their_own_range():
+    data = load_dataset(CFG)
+    whole = "".join(data.vocab[int(i)] for row in data.x_val for i in row)
+    assert passage(data, 50) == whole[:50] and passage(data, 10**6) == whole
+    assert is_char_model(data) and not is_char_model(load_dataset(RunConfig(dataset="adding", seq_len=20)))
+    assert signed("forget", np.array([0.0, 0.5, 1.0])).tolist() == [-1.0, 0.0, 1.0]  # sigmoid [0, 1] stretched
+    assert signed("cell", np.array([-0.5, 0.5])).tolist() == [-0.5, 0.5]  # the tanh candidate is already signed
+    assert signed("hidden", np.array([0.25])).tolist() == [0.25]

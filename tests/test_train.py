@@ -181,19 +181,3 @@ def test_event_seconds_count_compute_time_not_time_paused_between_events():
     second = next(gen)
     assert second.seconds - first.seconds < 0.25
     gen.close()
-
-
-def test_spectrum_of_diverged_weights_is_nan_not_an_error():
-    import math
-
-    import torch
-
-    from rnnviz import RunConfig
-    from rnnviz.analysis import recurrent_spectrum
-    from rnnviz.model import SequenceModel
-
-    model = SequenceModel(RunConfig(cell="gru", hidden_size=3), 1, 1, "regression")
-    with torch.no_grad():
-        model.rnn.weight_hh_l0[0, 0] = float("nan")
-    spectrum = recurrent_spectrum(model)[0]
-    assert math.isnan(spectrum["reset"]["radius"]) and not math.isnan(spectrum["update"]["radius"])

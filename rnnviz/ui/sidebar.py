@@ -10,11 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import datasets
+from rnnviz.cellspec import SPECS
 from rnnviz.config import SETTINGS, ConfigError
 from rnnviz.datasets import DATASETS, DatasetError
 from rnnviz.ui.state import AppState, apply_config
 
-CELL_LABELS = {"rnn_tanh": "Vanilla RNN (tanh)", "rnn_relu": "Vanilla RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
 CHANGED = "Settings changed: the run was reset to step 0."
 
 
@@ -44,11 +44,15 @@ def _setting(state: AppState, name: str) -> None:
         return
     st.session_state[key] = value
     if s.choices is not None:
-        st.selectbox(s.label, s.choices, key=key, format_func=CELL_LABELS.get if name == "cell" else str, **change)
+        st.selectbox(s.label, s.choices, key=key, format_func=cell_label if name == "cell" else str, **change)
     elif s.kind is int:
         st.number_input(s.label, int(s.lo), int(s.hi), step=int(s.step or 1), key=key, **change)
     else:
         st.number_input(s.label, s.lo, s.hi, key=key, format="%g", help=s.help or None, **change)
+
+
+def cell_label(cell: str) -> str:
+    return SPECS[cell].label
 
 
 def _changed(state: AppState, name: str) -> None:
