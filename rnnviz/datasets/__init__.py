@@ -6,6 +6,7 @@ name up, checks `config.dataset_params` against the declared `Param`s and calls 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,7 @@ class Param:
             return value
         if isinstance(self.default, (int, float)):
             ok_type = int if isinstance(self.default, int) else (int, float)
-            if isinstance(value, bool) or not isinstance(value, ok_type) or not np.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, ok_type) or not _finite(value):
                 kind = "a whole number" if ok_type is int else "a number"
                 raise DatasetError(f"{where} must be {kind} from {self.lo:g} to {self.hi:g}")
             if not self.lo <= value <= self.hi:
@@ -68,6 +69,14 @@ class Param:
         if not isinstance(value, str):
             raise DatasetError(f"{where} must be text")
         return value
+
+
+def _finite(value: int | float) -> bool:
+    """A finite number a float can hold (math.isfinite raises on an int like 10**400, numpy on 2**64)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)
