@@ -8,12 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from rnnviz import server
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -177,7 +178,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-MAX_TRAIN_BYTES = int(os.environ.get("RNNVIZ_MAX_TRAIN_MB", "2048")) * 2**20  # one run's training memory
+MAX_TRAIN_BYTES = server.MAX_TRAIN_MB * 2**20  # one run's memory (RNNVIZ_MAX_TRAIN_MB, checked in rnnviz.server)
 
 
 def training_bytes(config: RunConfig) -> int:
