@@ -182,21 +182,21 @@ MAX_TRAIN_BYTES = server.MAX_TRAIN_MB * 2**20  # one run's memory (RNNVIZ_MAX_TR
 
 
 def training_bytes(config: RunConfig) -> int:
-    """Rough memory one training step needs: per sample, step, layer and unit, the gates plus h, c and
-    tanh(c) (G + 3 floats) kept by autograd, doubled for their gradients (bench/bench_memory.py measured
-    1.7x the single count at the largest settings)."""
-    gates = {"lstm": 4, "gru": 3}.get(config.cell, 1)
-    return config.batch_size * config.seq_len * config.num_layers * config.hidden_size * (gates + 3) * 4 * 2
+    """Estimated peak memory of a run: its data (from the shapes the dataset will build), the model's weights and
+    optimizer state, one training step's activations (embedding and logits included), validation and probes.
+    The parts are in rnnviz.memory.estimate."""
+    from rnnviz.memory import estimate  # late import: the estimate reads the dataset registry
+
+    return estimate(config)["total"]
 
 
 def _check_memory(config: RunConfig) -> None:
-    need = training_bytes(config)
-    if need > MAX_TRAIN_BYTES:
-        raise ConfigError(
-            f"batch_size={config.batch_size} x seq_len={config.seq_len} x num_layers={config.num_layers} x "
-            f"hidden_size={config.hidden_size} would need about {need / 2**30:.1f} GB to train one step; this "
-            f"server allows {MAX_TRAIN_BYTES / 2**30:.1f} GB per run: lower one of them"
-        )
+    from rnnviz.memory import advice, estimate, size
+
+    parts = estimate(config)
+    if parts["total"] > MAX_TRAIN_BYTES:
+        raise ConfigError(f"this run would need about {size(parts['total'])} of memory and this server allows "
+                          f"{size(MAX_TRAIN_BYTES)} per run: {advice(config, parts)}")
 
 
 def _check_dataset(name: Any, params: Any) -> None:

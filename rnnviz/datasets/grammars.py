@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnviz.datasets import DatasetError, Param, SequenceData, constant_token_baseline, register
+from rnnviz.datasets import DatasetError, Param, SequenceData, Shape, constant_token_baseline, register
 
 REBER = ("B", "T", "P", "S", "X", "V", "E")
 B, T_, P, S, X, V, E = range(7)
@@ -136,12 +136,20 @@ def _window_starts(starts: np.ndarray, n: int, length: int, total: int) -> np.nd
 CHUNK = 2_000_000  # symbols made per numpy pass
 
 
+def _chunk_bytes(n: int, T: int) -> int:
+    """Working memory of one chunk of strings (padded walks, positions, masks: about 40 bytes a symbol)."""
+    return 40 * min(CHUNK, int(1.3 * n * (T + 1)) + 256)
+
+
 @register(
     "embedded_reber",
     "Embedded Reber grammar (next symbol)",
     params=(Param("n_train", 2000, 16, 50_000, help="training sequences"),
             Param("n_val", 256, 8, 5000, help="validation sequences")),
     summary="the classic LSTM benchmark: predict the next symbol of grammar strings",
+    # ids (int64) and the one-byte stream they are cut from; validation keeps (T, 7) legal masks
+    shape=lambda config, n_train, n_val: Shape("next_token", n_train, n_val, config.seq_len, 0, len(REBER),
+                                               work=12, fixed=_chunk_bytes(n_train, config.seq_len), val_extra=7 * 3),
 )
 def embedded_reber(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len
@@ -174,6 +182,9 @@ COUNTING = ("a", "b", "S", "E")
         Param("n_val", 256, 8, 5000, help="validation sequences"),
     ),
     summary="predict a^n b^n: count the a's, then generalise to longer strings than in training",
+    shape=lambda config, n_train, n_val, **_: Shape(
+        "next_token", n_train, n_val, config.seq_len, 0, len(COUNTING), work=12,
+        fixed=_chunk_bytes(n_train, config.seq_len), val_extra=4 * 3),
 )
 def counting(config, rng, train_max_n, val_max_n, n_train, n_val) -> SequenceData:
     T = config.seq_len
