@@ -137,8 +137,8 @@ CHUNK = 2_000_000  # symbols made per numpy pass
 
 
 def _chunk_bytes(n: int, T: int) -> int:
-    """Working memory of one chunk of strings (padded walks, positions, masks: about 40 bytes a symbol)."""
-    return 40 * min(CHUNK, int(1.3 * n * (T + 1)) + 256)
+    """Working memory of one chunk of strings (padded walks, positions, masks: about 16 bytes a symbol)."""
+    return 16 * min(CHUNK, int(1.3 * n * (T + 1)) + 256)
 
 
 @register(

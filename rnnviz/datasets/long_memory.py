@@ -72,7 +72,7 @@ def _adding_samples(rng: np.random.Generator, n: int, T: int) -> tuple[np.ndarra
     summary="classify the symbols shown at the start of a long run of distractors",
     shape=lambda config, symbols, recall, distractors, length, n_train, n_val: Shape(
         "classification", n_train, n_val, _steps(config, length), symbols + distractors, symbols**recall,
-        work=24 + 4 * (symbols + distractors)),  # int64 ids (twice), then the float32 one-hot
+        work=12 + 4 * (symbols + distractors)),  # int64 ids, then the float32 one-hot
 )
 def memory(config, rng, symbols, recall, distractors, length, n_train, n_val) -> SequenceData:
     T = _length(config, length, minimum=recall + 1)
@@ -106,7 +106,7 @@ TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "B", "E")
     summary="Hochreiter & Schmidhuber 1997: classify the order of two far-apart symbols",
     shape=lambda config, length, n_train, n_val: Shape(
         "classification", n_train, n_val, _steps(config, length), len(TEMPORAL_SYMBOLS), 4,
-        work=16 + 4 * len(TEMPORAL_SYMBOLS)),
+        work=12 + 4 * len(TEMPORAL_SYMBOLS)),
 )
 def temporal_order(config, rng, length, n_train, n_val) -> SequenceData:
     T = _length(config, length, minimum=10)

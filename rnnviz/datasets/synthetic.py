@@ -25,7 +25,7 @@ N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
     summary="next-value forecasting of a noisy sine wave",
     shape=lambda config, n_train, n_val, layout, **_: (
         Shape("regression", 80, 20, 1, 1, 1) if layout == "keras_tutorial"
-        else Shape("regression", n_train, n_val, config.seq_len, 1, 1, work=48)),  # float64 t, wave, noise
+        else Shape("regression", n_train, n_val, config.seq_len, 1, 1, work=28)),  # float64 wave and noise
 )
 def sine(config, rng, frequency, amplitude, noise, n_train, n_val, layout) -> SequenceData:
     if layout == "keras_tutorial":
