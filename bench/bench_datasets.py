@@ -56,9 +56,10 @@ def largest_config(name: str, seq_len: int, shrink: int, upload: str) -> RunConf
         try:
             return RunConfig(dataset=name, seq_len=seq_len, batch_size=1, dataset_params=params)
         except ConfigError:
-            if params.get("n_train", 0) <= 16:
+            key = "n_train" if params.get("n_train", 0) > 16 else "n_val"  # the memory limit decides
+            if params.get(key, 0) <= 8:
                 raise
-            params["n_train"] = max(16, int(params["n_train"] * 0.8))  # the memory limit decides
+            params[key] = max(16 if key == "n_train" else 8, int(params[key] * 0.8))
 
 
 def main() -> None:
