@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from rnnviz.datasets import DatasetError, Param, SequenceData, Shape, constant_token_baseline, register
 
@@ -111,14 +112,12 @@ def _stream(make_strings, n: int, length: int, legal_too: bool = False):
         if total >= n * (length + total / strings):  # a window wastes about one string's length at its end
             starts = np.cumsum(np.concatenate([[0], *[p[3] for p in parts]]))[:-1]
             begin = _window_starts(starts, n, length, total)
-    index = np.concatenate([p[0] for p in parts])
-    ids = index[(begin[:, None] + np.arange(length))].astype(np.int64)  # (n, length)
+    cut = lambda i: sliding_window_view(np.concatenate([p[i] for p in parts]), length)[begin]  # noqa: E731
+    ids = cut(0).astype(np.int64)  # (n, length): windows copied straight from the stream, no index array
     if not legal_too:
         return ids, None, None
-    window = begin[:, None] + np.arange(length)
-    legal, flags = (np.concatenate([p[i] for p in parts])[window] for i in (1, 2))
-    bits = (legal[..., None] >> np.arange(7, dtype=np.uint8)) & 1  # (n, length, 7)
-    return ids, bits.astype(bool), flags
+    bits = (cut(1)[..., None] >> np.arange(7, dtype=np.uint8)) & 1  # (n, length, 7)
+    return ids, bits.astype(bool), cut(2)
 
 
 def _window_starts(starts: np.ndarray, n: int, length: int, total: int) -> np.ndarray | None:
