@@ -27,7 +27,7 @@ LENGTH = Param(
     "Adding problem (add the two marked numbers)",
     params=(N_TRAIN, N_VAL),
     summary="Hochreiter & Schmidhuber 1997: remember two marked numbers across the sequence",
-    shape=lambda config, n_train, n_val: Shape("regression", n_train, n_val, config.seq_len, 2, 1, work=56),
+    shape=lambda config, n_train, n_val: Shape("regression", n_train, n_val, config.seq_len, 2, 1, work=40),
 )
 def adding(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len
