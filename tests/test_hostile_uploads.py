@@ -119,5 +119,5 @@ def test_the_worst_shapes_give_the_expected_verdicts():
     assert verdicts["date and value at the line limit"] == "read"
     assert "characters long" in verdicts["one line of 1,1,1,..."]
     assert "binary" in verdicts["NUL bytes"] and "UTF-16" in verdicts["UTF-16"]
-    assert "line 100000, column 'value': 'NA'" in verdicts["stray NA in the last of 100,000 rows"]
-    assert "is not a number" in verdicts["100 columns at the cell limit, decimal commas"]
+    assert f"line {MAX_LINES}, column 'value': 'NA'" in verdicts["stray NA in the last row at the line limit"]
+    assert "line 1, column 'column 1'" in verdicts["100 columns at the cell limit, decimal commas"]

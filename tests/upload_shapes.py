@@ -16,7 +16,7 @@ def rows(n: int, row: bytes, head: bytes = b"") -> bytes:
     return head + row * n
 
 
-NUMBER = b"0.123456789012345678901"  # 23 characters
+NUMBER = b"0." + b"1234567890" * 4 + b"123"  # 45 characters: 100 columns x 1,000 rows fill 4.6 MB
 CSV = {  # name -> content; each is read or refused with a DatasetError
     "one line of 1,1,1,...": fill(b"1,")[:-1],
     "one line of 2.6M columns, semicolons": fill(b"1;"),
@@ -24,13 +24,13 @@ CSV = {  # name -> content; each is read or refused with a DatasetError
     "100 columns at the cell limit, long numbers": rows(MAX_CELLS // MAX_COLUMNS,
                                                         b",".join([NUMBER] * MAX_COLUMNS) + b"\n"),
     "100 columns at the cell limit, all NA": rows(MAX_CELLS // MAX_COLUMNS,
-                                                  b",".join([b"NA" * 12] * MAX_COLUMNS) + b"\n"),
+                                                  b",".join([b"NA" * 22] * MAX_COLUMNS) + b"\n"),
     "100 columns at the cell limit, decimal commas": rows(MAX_CELLS // MAX_COLUMNS,
-                                                          b";".join([b"0,123456789012345678"] * MAX_COLUMNS) + b"\n"),
+                                                          b";".join([b"0," + b"1234567890" * 4] * MAX_COLUMNS) + b"\n"),
     "2.6M tiny rows": fill(b"1\n"),
-    "rows at the line limit, long numbers": rows(MAX_LINES - 1, b"-1.23456789012345678901234567890123456789e-05\n",
+    "rows at the line limit, long numbers": rows(MAX_LINES - 1, b"-1." + b"1234567890" * 9 + b"e-05\n",
                                                  b"value\n"),
-    "date and value at the line limit": rows(MAX_LINES - 1, b"2001-01-01T00:00:00,0.123456789012345678901234567\n",
+    "date and value at the line limit": rows(MAX_LINES - 1, b"2001-01-01T00:00:00," + b"0." + b"1234567890" * 7 + b"\n",
                                              b"date,value\n"),
     "ragged at the last line": rows(MAX_LINES - 2, b"1,2\n") + b"3\n",
     "blank lines": fill(b"\n"),
@@ -41,7 +41,7 @@ CSV = {  # name -> content; each is read or refused with a DatasetError
     "deeply quoted field": fill(b'"'),
     "quoted fields in 100 columns": rows(MAX_CELLS // MAX_COLUMNS,
                                          b",".join([b'"""""""1"""""""'] * MAX_COLUMNS) + b"\n"),
-    "stray NA in the last of 100,000 rows": rows(MAX_LINES - 2, b"2001-01-01,0.123456789012345678901234567890\n",
+    "stray NA in the last row at the line limit": rows(MAX_LINES - 2, b"2001-01-01,0." + b"1234567890" * 8 + b"\n",
                                                  b"date,value\n") + b"2001-01-02,NA\n",
     "unclosed quote": b'"' + fill(b"1\n"),
     "NUL bytes": fill(b"\x00"),

@@ -20,9 +20,9 @@ from rnnviz.datasets import DatasetError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # per file
 # a CSV's shape, checked before any cell is parsed so every file within the size limit is read in about a second
-MAX_LINES = 100_000  # a longer series than any run's windows can use
+MAX_LINES = 50_000  # a longer series than a run needs (and the biggest cost of parsing)
 MAX_COLUMNS = 100
-MAX_CELLS = 200_000  # rows x columns: e.g. a date and a value in 100,000 rows
+MAX_CELLS = 100_000  # rows x columns: e.g. a date and a value in 50,000 rows
 SAMPLE = 200  # cells that decide whether a column is text
 MAX_SCAN = 1000  # cells of a text column searched for a number written with a decimal comma
 MAX_LINE_CHARS = 10_000
@@ -194,7 +194,8 @@ def _read_table(text: str) -> tuple[dict[str, _Column], bool, list[int]]:
     raw = pd.DataFrame(rows, dtype=object)
     columns = [_Column.read(raw[j]) for j in range(raw.shape[1])]  # each cell is parsed once, here
     header = len(raw) > 1 and any(
-        c.bad[0] and (c.tail().mostly_numbers or c.tail().locale_numbers().mean() > 0.5) for c in columns)
+        c.bad[0] and not LOCALE_NUMBER.fullmatch(c.cells[0].strip())
+        and (c.tail().mostly_numbers or c.tail().locale_numbers().mean() > 0.5) for c in columns)
     lines = [n for n, _ in kept]
     if not header:
         return {f"column {j + 1}": c for j, c in enumerate(columns)}, False, lines
