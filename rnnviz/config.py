@@ -8,9 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
+
+from rnnviz import server
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -27,7 +31,7 @@ class RunConfig:
     num_layers: int = 1  # stacked recurrent layers, 1-4
     seq_len: int = 50  # time steps per sample, 2-2000
     dataset: str = "sine"  # a name from rnnviz.datasets.DATASETS
-    dataset_params: dict = field(default_factory=dict)  # dataset options, checked by the dataset
+    dataset_params: Mapping = field(default_factory=dict)  # dataset options, checked by the dataset; read-only
     batch_size: int = 64  # samples per update, 1-1024
     steps: int = 500  # optimizer updates, 1-100000
     lr: float = 3e-3  # learning rate, (0, 10]
@@ -47,9 +51,9 @@ class RunConfig:
                 setting.check(getattr(self, setting.name))
         _check_dataset(self.dataset, self.dataset_params)
         _check_memory(self)
-        # a private copy (the caller's dict can't change a frozen config) and floats as floats
-        # (lr=1 and lr=1.0 are one config, with one key)
-        object.__setattr__(self, "dataset_params", dict(self.dataset_params))
+        # a private read-only copy (neither the caller's dict nor anyone holding the config can change it)
+        # and floats as floats (lr=1 and lr=1.0 are one config, with one key)
+        object.__setattr__(self, "dataset_params", MappingProxyType(dict(self.dataset_params)))
         for name in _FLOAT_FIELDS:
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, float(getattr(self, name)))
@@ -57,8 +61,11 @@ class RunConfig:
     def __hash__(self) -> int:  # the dataclass hash would fail on the dataset_params dict
         return hash(self.key())
 
+    def __reduce__(self):  # pickle and deepcopy through the dict form (a mappingproxy does not pickle)
+        return _from_dict, (self.to_dict(),)
+
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {name: getattr(self, name) for name in FIELDS}
         d["dataset_params"] = dict(self.dataset_params)
         return d
 
@@ -130,58 +137,92 @@ _FLOAT_FIELDS = tuple(name for name, s in SETTINGS.items() if s.kind is float)
 FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 
+def _from_dict(d: dict[str, Any]) -> RunConfig:
+    return RunConfig.from_dict(d)
+
+
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+        raise ConfigError(f"{name}={_short(value)} is not allowed; choose one of {', '.join(allowed)}")
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name}={value!r} must be a whole number from {lo} to {hi}")
+        raise ConfigError(f"{name}={_short(value)} must be a whole number from {lo} to {hi}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{name}={value} is out of range; allowed: {lo} to {hi}")
+        raise ConfigError(f"{name}={_short(value)} is out of range; allowed: {lo} to {hi}")
 
 
 def _check_float(name: str, value: Any, lo: float, hi: float, low_open: bool = False) -> None:
     span = f"{'greater than' if low_open else 'from'} {lo:g} {'and at most' if low_open else 'to'} {hi:g}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name}={value!r} must be a number {span}")
-    if not math.isfinite(value) or value > hi or value < lo or (low_open and value == lo):
-        raise ConfigError(f"{name}={value} is out of range; allowed: a number {span}")
+        raise ConfigError(f"{name}={_short(value)} must be a number {span}")
+    if not _fits_float(value) or not math.isfinite(value) or value > hi or value < lo or (low_open and value == lo):
+        raise ConfigError(f"{name}={_short(value)} is out of range; allowed: a number {span}")
 
 
-MAX_TRAIN_BYTES = int(os.environ.get("RNNVIZ_MAX_TRAIN_MB", "2048")) * 2**20  # one run's training memory
+def _fits_float(value: int | float) -> bool:
+    """False for an int too large for a float (10**400), which math would refuse with OverflowError."""
+    try:
+        float(value)
+        return True
+    except OverflowError:
+        return False
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut to stay readable (str() of a 5,000-digit int even raises)."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"{'-' if value < 0 else ''}(a number of about {int(value.bit_length() * math.log10(2)) + 1} digits)"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+MAX_TRAIN_BYTES = server.MAX_TRAIN_MB * 2**20  # one run's memory (RNNVIZ_MAX_TRAIN_MB, checked in rnnviz.server)
 
 
 def training_bytes(config: RunConfig) -> int:
-    """Rough memory one training step needs: per sample, step, layer and unit, the gates plus h, c and
-    tanh(c) (G + 3 floats) kept by autograd, doubled for their gradients (bench/bench_memory.py measured
-    1.7x the single count at the largest settings)."""
-    gates = {"lstm": 4, "gru": 3}.get(config.cell, 1)
-    return config.batch_size * config.seq_len * config.num_layers * config.hidden_size * (gates + 3) * 4 * 2
+    """Estimated peak memory of a run: its data (from the shapes the dataset will build), the model's weights and
+    optimizer state, one training step's activations (embedding and logits included), validation and probes.
+    The parts are in rnnviz.memory.estimate."""
+    from rnnviz.memory import estimate  # late import: the estimate reads the dataset registry
+
+    return estimate(config)["total"]
 
 
 def _check_memory(config: RunConfig) -> None:
-    need = training_bytes(config)
-    if need > MAX_TRAIN_BYTES:
-        raise ConfigError(
-            f"batch_size={config.batch_size} x seq_len={config.seq_len} x num_layers={config.num_layers} x "
-            f"hidden_size={config.hidden_size} would need about {need / 2**30:.1f} GB to train one step; this "
-            f"server allows {MAX_TRAIN_BYTES / 2**30:.1f} GB per run: lower one of them"
-        )
+    from rnnviz.memory import advice, estimate, size
+
+    parts = estimate(config)
+    if parts["total"] > MAX_TRAIN_BYTES:
+        raise ConfigError(f"this run would need about {size(parts['total'])} of memory and this server allows "
+                          f"{size(MAX_TRAIN_BYTES)} per run: {advice(config, parts)}")
 
 
 def _check_dataset(name: Any, params: Any) -> None:
     from rnnviz.datasets import DATASETS  # late import: datasets import config
 
     _check_choice("dataset", name, tuple(DATASETS))
-    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
-        raise ConfigError(f"dataset_params={params!r} must be a dict with string keys")
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise ConfigError(f"dataset_params={_short(params)} must be a dict with string keys")
     for k, v in params.items():
+        where = f"dataset_params[{_short(k)}]={_short(v)}"
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= MAX_PARAM_INT:
+            raise ConfigError(f"{where} is too large; whole numbers must be below 2**63 in size")
         if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError(f"dataset_params[{k!r}]={v} must be a finite number")
+            raise ConfigError(f"{where} must be a finite number")
         if not isinstance(v, (str, int, float, bool)) and v is not None:
-            raise ConfigError(f"dataset_params[{k!r}]={v!r} must be a number, text or true/false")
+            raise ConfigError(f"{where} must be a number, text or true/false")
+        if isinstance(v, str) and len(v) > MAX_PARAM_TEXT:
+            raise ConfigError(f"{where} is {len(v)} characters long; options are at most {MAX_PARAM_TEXT}")
+
+
+MAX_PARAM_INT = 2**63  # dataset options are counts and sizes: anything larger is a typo or an attack
+MAX_PARAM_TEXT = 200  # a column name or an upload key
+MAX_QUERY_TEXT = 2000  # characters of one URL value; dataset_params is a small flat JSON object
+_NUMBER = {int: re.compile(r"[+-]?[0-9]+"),  # ASCII digits only: int() would take "1_000" and "١٢"
+           float: re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)",
+                             re.IGNORECASE)}
 
 
 def parse_query(params: dict[str, str], base: RunConfig | None = None) -> RunConfig:
@@ -189,14 +230,42 @@ def parse_query(params: dict[str, str], base: RunConfig | None = None) -> RunCon
     base = base or RunConfig()
     d = base.to_dict()
     for key, text in params.items():
-        if key == "dataset_params":
-            try:
-                d[key] = json.loads(text)
-            except json.JSONDecodeError:
-                raise ConfigError(f"dataset_params={text!r} is not valid JSON") from None
-        elif key in FIELDS:
-            d[key] = _parse_text(key, text)
+        if key not in FIELDS:
+            continue  # other URL keys belong to the app, not the config
+        if not isinstance(text, str) or len(text) > MAX_QUERY_TEXT:
+            raise ConfigError(f"{key} in the link is longer than {MAX_QUERY_TEXT} characters")
+        d[key] = _parse_json_params(text) if key == "dataset_params" else _parse_text(key, text)
     return RunConfig.from_dict(d)
+
+
+def _parse_json_params(text: str) -> Any:
+    """JSON of dataset options, refused before decoding if nested (options are flat: depth 1)."""
+    if _json_depth(text) > 1:
+        raise ConfigError(f"dataset_params={_short(text)} must be a flat JSON object of options, "
+                          'e.g. {"noise": 0.1}; lists and nested objects are not allowed')
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError, and ints over Python's 4,300-digit limit
+        raise ConfigError(f"dataset_params={_short(text)} is not valid JSON") from None
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of [ and { outside strings, counted without decoding."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped, in_string = ch == "\\", ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def to_query(config: RunConfig) -> dict[str, str]:
@@ -217,14 +286,10 @@ def _parse_text(key: str, text: str) -> Any:
     setting = SETTINGS[key]
     if text.strip().lower() in ("none", "off", "") and setting.optional:
         return None
-    if setting.kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{key}={text!r} must be a whole number") from None
-    if setting.kind is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{key}={text!r} must be a number") from None
+    if setting.kind in _NUMBER:
+        if not _NUMBER[setting.kind].fullmatch(text.strip()):
+            kind = "a whole number" if setting.kind is int else "a number"
+            raise ConfigError(f"{key}={_short(text)} must be {kind} written with the digits 0-9, "
+                              "without separators")
+        return setting.kind(text.strip())
     return text

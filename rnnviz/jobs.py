@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import torch
 
+from rnnviz import server
 from rnnviz.train import Run
 
 
@@ -152,10 +153,10 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-SLOTS = Slots(_env_int("RNNVIZ_TRAINING_SLOTS", _cores()))
-RUN_CACHE = RunCache(_env_int("RNNVIZ_CACHE_RUNS", 32, minimum=0), _env_int("RNNVIZ_CACHE_MB", 512, minimum=0) * 2**20)
+SLOTS = Slots(server.TRAINING_SLOTS)  # RNNVIZ_* variables are validated in rnnviz.server
+RUN_CACHE = RunCache(server.CACHE_RUNS, server.CACHE_MB * 2**20)
 SWITCH_INTERVAL = 0.0002  # seconds
-TORCH_THREADS = _env_int("RNNVIZ_TORCH_THREADS", 1)
+TORCH_THREADS = server.TORCH_THREADS
 
 
 def configure_torch() -> None:

@@ -11,13 +11,33 @@ from rnnviz.datasets import SequenceData
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, data: SequenceData) -> torch.Tensor:
-    """The model's validation outputs, in eval mode."""
+def predict(model: torch.nn.Module, data: SequenceData, batch: int | None = None) -> torch.Tensor:
+    """The model's validation outputs, in eval mode, computed `batch` samples at a time (by default as many as
+    keep one batch's activations within memory.PREDICT_BYTES) into one preallocated output."""
     was_training = model.training
     model.eval()
-    out, _ = model(data.x_val)
+    n = len(data.x_val)
+    size = batch or predict_batch(model, data)
+    out = None
+    for start in range(0, n, size):
+        part, _ = model(data.x_val[start : start + size])  # (b, O) or (b, T, V)
+        if out is None:
+            out = torch.empty((n, *part.shape[1:]), dtype=part.dtype)
+        out[start : start + len(part)] = part
     model.train(was_training)
     return out
+
+
+def predict_batch(model: torch.nn.Module, data: SequenceData) -> int:
+    """Validation samples per forward pass in predict(), from the memory estimate of one sample's pass."""
+    from rnnviz.memory import PREDICT_BYTES
+
+    rnn = getattr(model, "rnn", None)
+    if rnn is None:  # not a SequenceModel (a stand-in in tests): all at once
+        return max(1, len(data.x_val))
+    T = data.x_val.shape[1]
+    per_step = rnn.num_layers * rnn.hidden_size * 4 * 6 + model.head.out_features * 4 * 3 + rnn.input_size * 4
+    return max(1, min(len(data.x_val), PREDICT_BYTES // (T * per_step)))
 
 
 def evaluate_metrics(model: torch.nn.Module, data: SequenceData, out: torch.Tensor | None = None) -> dict[str, float]:

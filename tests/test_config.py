@@ -94,8 +94,8 @@ configs = st.builds(
     hidden_size=st.integers(1, 512), num_layers=st.integers(1, 4), seq_len=st.integers(2, 2000),
     dataset=st.sampled_from(sorted(DATASETS)),
     dataset_params=st.dictionaries(st.text(max_size=8), param_values, max_size=4),
-    # up to 8 keeps every combination within the server's training-memory limit (tested separately)
-    batch_size=st.integers(1, 8), steps=st.integers(1, 100_000),
+    # up to 2 keeps every combination within the server's memory limit (LSTM 512 x 4 layers x T 2000; tested separately)
+    batch_size=st.integers(1, 2), steps=st.integers(1, 100_000),
     lr=st.one_of(st.floats(0, 10, exclude_min=True), st.integers(1, 10)),
     optimizer=st.sampled_from(["adam", "sgd", "rmsprop"]),
     clip=st.none() | st.floats(0, 1e6, exclude_min=True), seed=st.integers(0, 2**31 - 1),
@@ -150,6 +150,6 @@ def test_a_run_too_big_for_the_server_is_refused_with_what_to_lower():
 
     with pytest.raises(ConfigError, match=r"batch_size=1024 x seq_len=2000 .* lower one of them"):
         RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, batch_size=1024)
-    biggest = RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, batch_size=8)
+    biggest = RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, batch_size=4)
     assert training_bytes(biggest) <= MAX_TRAIN_BYTES
-    assert training_bytes(RunConfig()) < 10 * 2**20  # the default is tiny
+    assert training_bytes(RunConfig()) < 32 * 2**20  # the default is small, everything counted

@@ -43,7 +43,7 @@ def test_nan_and_inf_are_dropped_and_counted():
     (b"name,city\nann,paris\nbob,rome\n", "no numeric column"),
     (b"v\nnan\ninf\n", "no numeric column"),
     (b"v\n1\nnan\n2\n", r"2 usable rows \(after dropping 1 "),
-    (b"a,b\n1,2\n3,4,5,6\n", "could not be read"),
+    (b"a,b\n1,2\n3,4,5,6\n", "line 3 of the CSV has 4 values but line 1 has 2"),
 ])
 def test_malformed_csv_messages(content, message):
     with pytest.raises(DatasetError, match=message):

@@ -6,6 +6,7 @@ name up, checks `config.dataset_params` against the declared `Param`s and calls 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,7 @@ class Param:
             return value
         if isinstance(self.default, (int, float)):
             ok_type = int if isinstance(self.default, int) else (int, float)
-            if isinstance(value, bool) or not isinstance(value, ok_type) or not np.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, ok_type) or not _finite(value):
                 kind = "a whole number" if ok_type is int else "a number"
                 raise DatasetError(f"{where} must be {kind} from {self.lo:g} to {self.hi:g}")
             if not self.lo <= value <= self.hi:
@@ -70,6 +71,45 @@ class Param:
         return value
 
 
+def _finite(value: int | float) -> bool:
+    """A finite number a float can hold (math.isfinite raises on an int like 10**400, numpy on 2**64)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a dataset will build, known without building it: the memory estimate reads it before any allocation."""
+
+    task: str  # "regression" | "classification" | "next_token"
+    n_train: int
+    n_val: int
+    T: int  # time steps per sample, as built (memory with length=hard is 200 whatever seq_len says)
+    features: int  # floats per step of a real-valued input; token inputs are one id per step
+    output_size: int  # regression outputs, classes or vocabulary size
+    work: float = 16.0  # peak bytes per sample and step while generating, the final tensors included
+    fixed: int = 0  # bytes that do not scale with samples (a corpus, a parsed file)
+    val_extra: float = 0.0  # bytes per validation sample and step kept in extras (legal-symbol masks...)
+
+    @property
+    def input_size(self) -> int:
+        """What the model's input layer sees: features, or the vocabulary for tokens."""
+        return self.output_size if self.task == "next_token" else self.features
+
+    def data_bytes(self) -> int:
+        """The tensors a run keeps: inputs, targets and validation extras."""
+        per_step = 8 if self.task == "next_token" else 4 * self.features  # ids (x and y are views of one array)
+        targets = {"regression": 4 * self.output_size, "classification": 8}.get(self.task, 0)
+        n = self.n_train + self.n_val
+        return int(n * (self.T * per_step + targets) + self.n_val * self.T * self.val_extra)
+
+    def generation_bytes(self) -> int:
+        """Peak memory while the data is generated (numpy intermediates, dtype conversions)."""
+        return int((self.n_train + self.n_val) * self.T * self.work + self.fixed + self.n_val * self.T * self.val_extra)
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -77,19 +117,34 @@ class Dataset:
     make: Callable[..., SequenceData]
     params: tuple[Param, ...] = ()
     summary: str = ""  # one line for pickers
+    shape: Callable[..., Shape] | None = None  # shape(config, **params): what make() will build, cheaply
 
 
 DATASETS: dict[str, Dataset] = {}
 
 
-def register(name: str, title: str, params: tuple[Param, ...] = (), summary: str = ""):
-    """Decorator: add a generator `make(config, rng, **params)` to the registry."""
+def register(name: str, title: str, params: tuple[Param, ...] = (), summary: str = "",
+             shape: Callable[..., Shape] | None = None):
+    """Decorator: add a generator `make(config, rng, **params)` to the registry, with the cheap
+    `shape(config, **params)` of what it builds (for memory estimates; see `dataset_shape`)."""
 
     def wrap(make: Callable[..., SequenceData]) -> Callable[..., SequenceData]:
-        DATASETS[name] = Dataset(name, title, make, params, summary)
+        DATASETS[name] = Dataset(name, title, make, params, summary, shape)
         return make
 
     return wrap
+
+
+def dataset_shape(config) -> Shape:
+    """The shape a config's dataset will have, without generating it (DatasetError for bad options).
+
+    A dataset registered without `shape` is sized from its n_train / n_val options and seq_len, one float per step.
+    """
+    spec = DATASETS[config.dataset]
+    params = resolve_params(config.dataset, config.dataset_params)
+    if spec.shape is not None:
+        return spec.shape(config, **params)
+    return Shape("regression", int(params.get("n_train", 2000)), int(params.get("n_val", 256)), config.seq_len, 1, 1)
 
 
 def resolve_params(name: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +178,9 @@ def constant_mse(y_train: torch.Tensor, y_val: torch.Tensor) -> float:
 
 def constant_token_baseline(y_train: torch.Tensor, y_val: torch.Tensor, vocab_size: int) -> dict[str, float]:
     """Accuracy and cross-entropy on validation of the best constant predictor: training symbol frequencies."""
-    freq = torch.bincount(y_train.flatten(), minlength=vocab_size).double() + 1.0  # add-one: no log(0)
+    freq = torch.ones(vocab_size, dtype=torch.float64)  # add-one: no log(0)
+    for rows in y_train.split(4096):  # in slices: flattening a strided view of all targets would copy it whole
+        freq += torch.bincount(rows.flatten(), minlength=vocab_size)
     freq = freq / freq.sum()
     ids = y_val.flatten()
     return {"accuracy": float((ids == freq.argmax()).double().mean()), "loss": float(-freq[ids].log().mean())}

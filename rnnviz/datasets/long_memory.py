@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from rnnviz.datasets import DatasetError, Param, SequenceData, as_float, register, regression_data
+from rnnviz.datasets import DatasetError, Param, SequenceData, Shape, as_float, register, regression_data
 
 N_TRAIN = Param("n_train", 10_000, 16, 100_000, help="training sequences")
 N_VAL = Param("n_val", 1000, 8, 10_000, help="validation sequences")
@@ -27,6 +27,7 @@ LENGTH = Param(
     "Adding problem (add the two marked numbers)",
     params=(N_TRAIN, N_VAL),
     summary="Hochreiter & Schmidhuber 1997: remember two marked numbers across the sequence",
+    shape=lambda config, n_train, n_val: Shape("regression", n_train, n_val, config.seq_len, 2, 1, work=40),
 )
 def adding(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len
@@ -69,6 +70,9 @@ def _adding_samples(rng: np.random.Generator, n: int, T: int) -> tuple[np.ndarra
         N_VAL,
     ),
     summary="classify the symbols shown at the start of a long run of distractors",
+    shape=lambda config, symbols, recall, distractors, length, n_train, n_val: Shape(
+        "classification", n_train, n_val, _steps(config, length), symbols + distractors, symbols**recall,
+        work=12 + 4 * (symbols + distractors)),  # int64 ids, then the float32 one-hot
 )
 def memory(config, rng, symbols, recall, distractors, length, n_train, n_val) -> SequenceData:
     T = _length(config, length, minimum=recall + 1)
@@ -78,7 +82,7 @@ def memory(config, rng, symbols, recall, distractors, length, n_train, n_val) ->
         shown = rng.integers(0, K, size=(n, recall))
         noise = K + rng.integers(0, D, size=(n, T - recall))  # distractor ids come after the symbols
         label = (shown * K ** np.arange(recall)[::-1]).sum(1)  # the shown tuple read as a base-K number
-        return np.eye(K + D)[np.concatenate([shown, noise], 1)], label
+        return np.eye(K + D, dtype=np.float32)[np.concatenate([shown, noise], 1)], label  # float32: no copy later
 
     (xt, yt), (xv, yv) = samples(n_train), samples(n_val)
     classes = K**recall
@@ -100,6 +104,9 @@ TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "B", "E")
     "Temporal order (X/Y, which came first)",
     params=(LENGTH, N_TRAIN, N_VAL),
     summary="Hochreiter & Schmidhuber 1997: classify the order of two far-apart symbols",
+    shape=lambda config, length, n_train, n_val: Shape(
+        "classification", n_train, n_val, _steps(config, length), len(TEMPORAL_SYMBOLS), 4,
+        work=12 + 4 * len(TEMPORAL_SYMBOLS)),
 )
 def temporal_order(config, rng, length, n_train, n_val) -> SequenceData:
     T = _length(config, length, minimum=10)
@@ -112,7 +119,7 @@ def temporal_order(config, rng, length, n_train, n_val) -> SequenceData:
         t2 = rng.integers(T // 2, max(T // 2 + 1, 3 * T // 5 + 1), size=n)  # middle: 50-60% in
         first, second = rng.integers(0, 2, size=n), rng.integers(0, 2, size=n)
         ids[rows, t1], ids[rows, t2] = 4 + first, 4 + second
-        return np.eye(len(TEMPORAL_SYMBOLS))[ids], 2 * first + second
+        return np.eye(len(TEMPORAL_SYMBOLS), dtype=np.float32)[ids], 2 * first + second
 
     (xt, yt), (xv, yv) = samples(n_train), samples(n_val)
     return _classification(
@@ -123,8 +130,12 @@ def temporal_order(config, rng, length, n_train, n_val) -> SequenceData:
     )
 
 
+def _steps(config, length: str) -> int:
+    return config.seq_len if length == "from seq_len" else LENGTHS[length]
+
+
 def _length(config, length: str, minimum: int) -> int:
-    T = config.seq_len if length == "from seq_len" else LENGTHS[length]
+    T = _steps(config, length)
     if T < minimum:
         raise DatasetError(f"this task needs sequences of at least {minimum} steps; seq_len is {T}")
     return T

@@ -6,13 +6,22 @@ validation target is ever seen in training.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from rnnviz.datasets import DatasetError, Param, SequenceData, constant_token_baseline, register, regression_data
-from rnnviz.datasets.uploads import get_upload, parse_csv, parse_text
+from rnnviz.datasets import (
+    DatasetError,
+    Param,
+    SequenceData,
+    Shape,
+    constant_token_baseline,
+    register,
+    regression_data,
+)
+from rnnviz.datasets.uploads import MISSING, get_upload, parse_csv, parse_text
 
 DATA = Path(__file__).parent / "data"
 VAL_FRACTION = Param("val_fraction", 0.2, 0.05, 0.5, help="the last part of the series kept for validation")
@@ -46,10 +55,21 @@ def series_windows(values: np.ndarray, T: int, val_fraction: float, transform: s
     )
 
 
+def series_shape(T: int, values: int) -> Shape:
+    """Windows of a series of `values` numbers: at most values - T of them (float64 windows, then float32)."""
+    n = max(0, values - T)
+    return Shape("regression", n, 0, T, 1, 1, work=28, fixed=values * 40)
+
+
 def load_co2() -> tuple[list[str], np.ndarray]:
     """Months and ppm values of the shipped Mauna Loa CSV."""
     rows = [line.split(",") for line in (DATA / "co2_monthly.csv").read_text().splitlines()[2:]]
     return [m for m, _ in rows], np.array([float(v) for _, v in rows])
+
+
+@lru_cache(maxsize=1)
+def _co2_months() -> int:
+    return len(load_co2()[1])
 
 
 @register(
@@ -57,6 +77,7 @@ def load_co2() -> tuple[list[str], np.ndarray]:
     "Mauna Loa CO2 (monthly, measured)",
     params=(TRANSFORM, VAL_FRACTION),
     summary="forecast next month's atmospheric CO2 from the last seq_len months (1958-2001)",
+    shape=lambda config, **_: series_shape(config.seq_len, _co2_months()),
 )
 def co2(config, rng, transform, val_fraction) -> SequenceData:
     months, ppm = load_co2()
@@ -82,6 +103,7 @@ def co2(config, rng, transform, val_fraction) -> SequenceData:
         VAL_FRACTION,
     ),
     summary="forecast the next value of your own series",
+    shape=lambda config, upload, **_: series_shape(config.seq_len, _upload_lines(upload)),
 )
 def csv_series(config, rng, upload, column, transform, val_fraction) -> SequenceData:
     if not upload:
@@ -115,6 +137,9 @@ def python_help_text() -> str:
         Param("n_val", 256, 8, 5000, help="validation windows"),
     ),
     summary="character-level language model on Python's help text or your own .txt",
+    shape=lambda config, upload, n_train, n_val: Shape(
+        "next_token", n_train, n_val, config.seq_len, 0, _vocabulary(upload)[0], work=16,
+        fixed=_vocabulary(upload)[1] * 40),  # the corpus as text, code points and ids
 )
 def text(config, rng, upload, n_train, n_val) -> SequenceData:
     T = config.seq_len
@@ -139,6 +164,26 @@ def text(config, rng, upload, n_train, n_val) -> SequenceData:
         ),
         extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source},
     )
+
+
+def _upload_lines(key: str) -> int:
+    """Lines of an uploaded CSV, an upper bound on its values (0 when it is not here: loading will say so)."""
+    try:
+        return get_upload(key)[1].count(b"\n") + 1 if key else 0
+    except DatasetError:
+        return 0
+
+
+@lru_cache(maxsize=64)  # uploads are keyed by content, so a key's vocabulary never changes
+def _vocabulary(key: str) -> tuple[int, int]:
+    """(distinct characters, characters) of an uploaded text or of Python's help text; (1, 0) if unreadable."""
+    try:
+        corpus = parse_text(get_upload(key)[1]) if key else python_help_text()
+    except DatasetError as e:
+        if str(e) == MISSING:
+            _vocabulary.cache_clear()  # it may be uploaded again later
+        return 1, 0
+    return len(set(corpus)), len(corpus)
 
 
 def _char_windows(rng, ids: np.ndarray, T: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.datasets import Param, SequenceData, register, regression_data
+from rnnviz.datasets import Param, SequenceData, Shape, register, regression_data
 
 N_TRAIN = Param("n_train", 2000, 16, 100_000, help="training samples")
 N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
@@ -23,6 +23,9 @@ N_VAL = Param("n_val", 256, 8, 10_000, help="validation samples")
               help="windows: random-phase windows of seq_len; keras_tutorial: the tutorial's 100 points, T=1"),
     ),
     summary="next-value forecasting of a noisy sine wave",
+    shape=lambda config, n_train, n_val, layout, **_: (
+        Shape("regression", 80, 20, 1, 1, 1) if layout == "keras_tutorial"
+        else Shape("regression", n_train, n_val, config.seq_len, 1, 1, work=28)),  # float64 wave and noise
 )
 def sine(config, rng, frequency, amplitude, noise, n_train, n_val, layout) -> SequenceData:
     if layout == "keras_tutorial":
@@ -67,6 +70,7 @@ def keras_sine() -> SequenceData:
     "White noise (nothing to learn)",
     params=(N_TRAIN, N_VAL),
     summary="random inputs and random targets: the loss must stay at the baseline",
+    shape=lambda config, n_train, n_val: Shape("regression", n_train, n_val, config.seq_len, 1, 1, work=16),
 )
 def white_noise(config, rng, n_train, n_val) -> SequenceData:
     T = config.seq_len

@@ -1,0 +1,71 @@
+"""Server settings: every RNNVIZ_* environment variable, checked once at import against its allowed range.
+
+A bad value stops the server at start with a message naming the variable and its range, rather than
+being guessed around or failing later in a page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+
+class ServerSettingError(ValueError):
+    """An RNNVIZ_* environment variable is malformed or out of range; the message names it and the range."""
+
+
+def cores() -> int:
+    """Cores this process may run on (a container's CPU affinity, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ServerSetting:
+    name: str  # the environment variable
+    default: int | Callable[[], int]  # used when the variable is unset (or empty)
+    lo: int  # inclusive range
+    hi: int
+    help: str = ""
+
+    def read(self, environ: Mapping[str, str]) -> int:
+        text = environ.get(self.name, "").strip()
+        if not text:
+            return self.default() if callable(self.default) else self.default
+        allowed = f"allowed: a whole number from {self.lo} to {self.hi} ({self.help})"
+        if len(text) > 12 or not re.fullmatch(r"[0-9]+", text):  # ASCII digits: int() also takes "1_0", "١٢"
+            raise ServerSettingError(f"{self.name}={text[:20]!r} is not a whole number; {allowed}")
+        value = int(text)
+        if not self.lo <= value <= self.hi:
+            raise ServerSettingError(f"{self.name}={value} is out of range; {allowed}")
+        return value
+
+
+SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
+    # the lowest limit still admits the default run and every lesson (tests/test_server.py checks it)
+    ServerSetting("RNNVIZ_MAX_TRAIN_MB", 2048, 128, 1_048_576, "MB of memory one run may use"),
+    ServerSetting("RNNVIZ_TRAINING_SLOTS", cores, 1, 1024, "runs training at the same moment; default: the cores"),
+    ServerSetting("RNNVIZ_CACHE_RUNS", 32, 0, 100_000, "finished runs kept for sharing; 0 turns sharing off"),
+    ServerSetting("RNNVIZ_CACHE_MB", 512, 0, 1_048_576, "MB of finished runs kept for sharing"),
+    ServerSetting("RNNVIZ_TORCH_THREADS", 1, 1, 256, "PyTorch threads per training run"),
+)}
+
+
+def read_all(environ: Mapping[str, str]) -> dict[str, int]:
+    """Every setting's value; an unknown RNNVIZ_* variable (a typo would be silently ignored) is an error."""
+    unknown = sorted(k for k in environ if k.startswith("RNNVIZ_") and k not in SETTINGS)
+    if unknown:
+        raise ServerSettingError(f"unknown server setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+    return {name: setting.read(environ) for name, setting in SETTINGS.items()}
+
+
+_VALUES = read_all(os.environ)
+MAX_TRAIN_MB = _VALUES["RNNVIZ_MAX_TRAIN_MB"]
+TRAINING_SLOTS = _VALUES["RNNVIZ_TRAINING_SLOTS"]
+CACHE_RUNS = _VALUES["RNNVIZ_CACHE_RUNS"]
+CACHE_MB = _VALUES["RNNVIZ_CACHE_MB"]
+TORCH_THREADS = _VALUES["RNNVIZ_TORCH_THREADS"]
