@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Any
 
 from rnnviz import server
+from rnnviz.cellspec import KINDS
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CELLS = KINDS  # the cell table (rnnviz/cellspec.py) is the one list of cell kinds
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 

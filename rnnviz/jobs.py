@@ -6,7 +6,6 @@ per config) are shared, read-only, through RunCache.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections import OrderedDict, deque
@@ -136,21 +135,6 @@ class RunCache:
 
     def __len__(self) -> int:
         return len(self._runs)
-
-
-def _env_int(name: str, default: int, minimum: int = 1) -> int:
-    try:
-        return max(minimum, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
-def _cores() -> int:
-    """Cores this process may run on (a container's CPU affinity, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 SLOTS = Slots(server.TRAINING_SLOTS)  # RNNVIZ_* variables are validated in rnnviz.server

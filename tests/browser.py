@@ -72,8 +72,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def launch(playwright):
-    """Debian's chromium (or $RNNVIZ_CHROMIUM); elsewhere playwright's own build (`playwright install chromium`)."""
-    path = os.environ.get("RNNVIZ_CHROMIUM") or next((p for p in CHROMIUMS if Path(p).exists()), None)
+    """Debian's chromium (or $CHROMIUM_PATH); elsewhere playwright's own build (`playwright install chromium`)."""
+    path = os.environ.get("CHROMIUM_PATH") or next((p for p in CHROMIUMS if Path(p).exists()), None)
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
