@@ -149,6 +149,7 @@ class Run:
     probes: list[tuple[int, Trace]] = field(default_factory=list)
     diverged_at: int | None = None
     seconds: float = 0.0
+    weights: dict[int, dict] = field(default_factory=dict)  # probe step -> model state_dict then (for dynamics)
 
     def record(self, event: TrainEvent) -> None:
         row = {"step": event.step, "loss": event.loss, "val_loss": event.val_loss,
@@ -159,6 +160,7 @@ class Run:
         self.seconds = event.seconds
         if event.probe is not None:
             self.probes.append((event.step, event.probe))
+            self._keep_weights(event.step)
             self._thin_probes()
         if event.diverged:
             self.diverged_at = event.step
@@ -169,6 +171,13 @@ class Run:
         while len(self.probes) > 2 and sum(t.nbytes for _, t in self.probes) > PROBE_BYTES_PER_RUN:
             first, *middle, last = self.probes
             self.probes = [first, *middle[1::2], last]
+        kept = {step for step, _ in self.probes}
+        self.weights = {step: w for step, w in self.weights.items() if step in kept}
+
+    def _keep_weights(self, step: int) -> None:
+        """The weights a probe saw (the generator is paused right after it), so its Jacobians can be found later."""
+        if self.model is not None:
+            self.weights[step] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     @property
     def history(self) -> pd.DataFrame:
