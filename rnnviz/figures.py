@@ -479,6 +479,7 @@ CAPTIONS.update({
     "grad_replay": "Press ▶ to replay training: ‖∂L/∂h_t‖ (and the largest singular value of J_t where computed) "
     "at each stored probe, on fixed axes, so you watch the gradient's reach change as the model learns.",
 })
+REPLAY_FRAMES = 60  # animation frames at most: probes in between are skipped
 CURSOR_COLOR = "rgba(255, 140, 0, 0.25)"  # the linked time cursor, the same on every view
 FIXED_POINT_STYLE = {  # kind -> marker: filled attracts, open repels, a cross does both
     "stable": dict(symbol="circle", color="#2ca02c"),
@@ -613,7 +614,7 @@ def _play_controls(fig: go.Figure, labels: list[str], duration: int = 400) -> No
 
 def pca_replay(steps: list[int], points: list[np.ndarray], ranges: np.ndarray, explained=None, dims: int = 2):
     """Animated PCA trajectories over training: one frame per probe (points[i] (B, T, k)), axes fixed by `ranges`."""
-    keep = downsample_index(len(steps), 60)
+    keep = downsample_index(len(steps), REPLAY_FRAMES)
     steps, points = [steps[i] for i in keep], [np.asarray(points[i], dtype=np.float64) for i in keep]
     B, T = points[0].shape[:2]
     per_frame = max(2, MAX_POINTS // (len(steps) + 1) // (B * dims))
@@ -639,7 +640,7 @@ def pca_replay(steps: list[int], points: list[np.ndarray], ranges: np.ndarray, e
 
 def grad_replay(steps: list[int], grads: list[np.ndarray], sigmas: list[np.ndarray | None] | None = None):
     """Animated ||dL/dh_t|| (log) and sigma_max(J_t) against t over training, one frame per probe, axes fixed."""
-    keep = downsample_index(len(steps), 60)
+    keep = downsample_index(len(steps), REPLAY_FRAMES)
     steps, grads = [steps[i] for i in keep], [np.asarray(grads[i], dtype=np.float64) for i in keep]
     sigmas = [sigmas[i] for i in keep] if sigmas is not None else [None] * len(steps)
     T = len(grads[0])
