@@ -617,15 +617,18 @@ def pca_replay(steps: list[int], points: list[np.ndarray], ranges: np.ndarray, e
     keep = downsample_index(len(steps), REPLAY_FRAMES)
     steps, points = [steps[i] for i in keep], [np.asarray(points[i], dtype=np.float64) for i in keep]
     B, T = points[0].shape[:2]
-    per_frame = max(2, MAX_POINTS // (len(steps) + 1) // (B * dims))
+    per_frame = max(2, MAX_POINTS // (len(steps) + 1) // (B * dims) - 1)
     t_idx = downsample_index(T, per_frame)
     scatter = go.Scatter3d if dims == 3 else go.Scatter
 
-    def traces(p):  # (B, T, k) -> one path per sample, markers coloured by time
-        return [scatter(mode="lines+markers", **dict(zip("xyz", p[b][t_idx, :dims].T, strict=False)),
-                        line=dict(color="rgba(110,110,110,0.45)", width=1), name=f"sample {b}", showlegend=False,
-                        marker=dict(color=t_idx, coloraxis="coloraxis", size=3 if dims == 3 else 5))
-                for b in range(B)]
+    gap = np.full((B, 1, dims), np.nan)  # one trace per frame: samples' paths joined by gaps (fast to build)
+    colour = np.concatenate([np.tile(t_idx, (B, 1)), np.zeros((B, 1))], axis=1).ravel()
+
+    def traces(p):  # (B, T, k) -> the paths of every sample, markers coloured by time
+        xyz = np.concatenate([p[:, t_idx, :dims], gap], axis=1).reshape(-1, dims)  # (B * (t + 1), dims)
+        return [scatter(mode="lines+markers", **dict(zip("xyz", xyz.T, strict=False)), name="trajectories",
+                        line=dict(color="rgba(110,110,110,0.45)", width=1), connectgaps=False,
+                        marker=dict(color=colour, coloraxis="coloraxis", size=3 if dims == 3 else 5))]
 
     labels = [str(s) for s in steps]
     fig = go.Figure(data=traces(points[-1]), frames=[go.Frame(data=traces(p), name=lab)
