@@ -468,9 +468,9 @@ def compare_grad_curves(curves: dict[str, np.ndarray]):
 # ---------------------------------------------------------------- Dynamics: step Jacobians, fixed points, replay
 
 CAPTIONS.update({
-    "jacobian_spectrum": "Top: how much one step can stretch the state, the largest singular value of "
-    "J_t = ∂s_t/∂s_{t−1} (dotted: its spectral radius); below the line at 1 every step back shrinks the gradient. "
-    "Bottom: ‖∂L/∂h_t‖ and the most that the product J_{T−1}⋯J_{t+1} lets through (dashed), which it never exceeds.",
+    "jacobian_spectrum": "Top: the largest singular value of the step Jacobian J_t = ∂s_t/∂s_{t−1} (dotted: its "
+    "spectral radius), how much one step back can stretch the gradient, so below the line at 1 it shrinks; bottom: "
+    "‖∂L/∂h_t‖ under the bound that the product J_{T−1}⋯J_{t+1} sets (dashed), which it never exceeds.",
     "fixed_points": "The trajectories with the fixed and slow points of the recurrent map for a constant input, "
     "in the same PCA axes: filled circles attract (stable), crosses attract along some directions and repel "
     "along others (saddle), open circles repel (unstable); faint markers are slow points, not exact ones.",
