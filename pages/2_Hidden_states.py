@@ -75,6 +75,9 @@ def fixed_points_block(state, run, step: int, layer: int):
                      "(a few seconds the first time for each probe step).")
     if not show:
         return None
+    if state.playing:  # a search takes seconds: while training, that time belongs to training
+        c2.caption("Fixed points are found when training is paused.")
+        return None
     value = fixed_input_picker(run, c2)
     with st.spinner("Looking for fixed points…"):
         found = dynamics.run_fixed_points(run, step, value)

@@ -206,14 +206,17 @@ def find_fixed_points(model, x: torch.Tensor, starts: np.ndarray, search: FixedP
     """Minimise q(s) = 1/2 ||F(s, x) - s||^2 from many starts; keep, de-duplicate and classify the minima."""
     t0, search = time.perf_counter(), search or FixedPointSearch()
     F = stack_map(model, x)
-    s = _pick_starts(starts, search)
-    s = _adam(F, s, search, t0)
-    s = _newton(F, s)
-    q = _q(F, s)
-    keep = torch.isfinite(q) & (q < search.slow_q)
-    s, q = s[keep], q[keep]
-    s, q = _dedup(s, q, search.dedup)
+    s = _adam(F, _pick_starts(starts, search), search, t0)
+    s, _ = _dedup(*_converged(F, s, 100 * search.slow_q), search.dedup)  # Newton only on distinct candidates
+    s, q = _dedup(*_converged(F, _newton(F, s), search.slow_q), search.dedup)
     return _classify(model, F, s, q, search, len(starts), time.perf_counter() - t0)
+
+
+def _converged(F, s: torch.Tensor, below: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of s whose q is finite and below `below`, with their q."""
+    q = _q(F, s)
+    keep = torch.isfinite(q) & (q < below)
+    return s[keep], q[keep]
 
 
 def _pick_starts(starts: np.ndarray, search: FixedPointSearch) -> torch.Tensor:
@@ -235,7 +238,7 @@ def _adam(F, s: torch.Tensor, search: FixedPointSearch, t0: float) -> torch.Tens
     with torch.enable_grad():
         for i in range(search.iterations):
             q = _q(F, s)
-            if i % 50 == 0 and (q.max() < search.fixed_q or time.perf_counter() - t0 > search.budget_s):
+            if time.perf_counter() - t0 > search.budget_s or (i % 50 == 0 and q.max() < search.fixed_q):
                 break
             opt.zero_grad()
             q.sum().backward()  # the rows are independent: one backward moves every start

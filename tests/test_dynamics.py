@@ -182,9 +182,11 @@ def test_two_unit_rnn_fixed_points_are_found_and_classified():
 def test_search_is_seeded_and_deduplicated():
     model, _ = two_unit_rnn(0.5)
     starts = np.random.default_rng(0).uniform(-1, 1, (100, 2))
-    one = D.find_fixed_points(model, torch.zeros(1), starts, D.FixedPointSearch(seed=7))
-    two = D.find_fixed_points(model, torch.zeros(1), starts, D.FixedPointSearch(seed=7))
-    np.testing.assert_array_equal(one.states, two.states)
+    search = D.FixedPointSearch(seed=7, iterations=300, budget_s=600)  # the same work both times, however slow
+    one = D.find_fixed_points(model, torch.zeros(1), starts, search)
+    two = D.find_fixed_points(model, torch.zeros(1), starts, search)
+    rows = lambda a: a[np.lexsort(a.T)]  # noqa: E731  (the order by q is decided at round-off level)
+    np.testing.assert_allclose(rows(one.states), rows(two.states), atol=1e-12)
     d = np.sqrt(((one.states[:, None] - one.states[None]) ** 2).mean(-1)) + np.eye(len(one.states))
     assert d.min() > D.FixedPointSearch().dedup
 
