@@ -156,12 +156,13 @@ class FixedPointSearch:
 
     starts: int = 256  # starting states drawn from the trajectories
     iterations: int = 1500  # Adam steps at most
-    budget_s: float = 2.0  # seconds at most for the whole search
+    budget_s: float = 2.0  # seconds of Adam at most; Newton may take as long again
     lr: float = 0.01
     noise: float = 0.01  # jitter added to the starts, so two identical starts can still part
     slow_q: float = 1e-4  # q below this is kept, as a slow point
     fixed_q: float = 1e-10  # q below this is a fixed point
     dedup: float = 1e-3  # two points closer than this (RMS over the state) are one
+    polish: int = 32  # distinct candidates (lowest q first) polished by Newton and classified
     seed: int = 0
 
 
@@ -208,7 +209,8 @@ def find_fixed_points(model, x: torch.Tensor, starts: np.ndarray, search: FixedP
     F = stack_map(model, x)
     s = _adam(F, _pick_starts(starts, search), search, t0)
     s, _ = _dedup(*_converged(F, s, 100 * search.slow_q), search.dedup)  # Newton only on distinct candidates
-    s, q = _dedup(*_converged(F, _newton(F, s), search.slow_q), search.dedup)
+    s = _newton(F, s[: search.polish], deadline=t0 + 2 * search.budget_s)  # the best ones: Newton costs S^3 each
+    s, q = _dedup(*_converged(F, s, search.slow_q), search.dedup)
     return _classify(model, F, s, q, search, len(starts), time.perf_counter() - t0)
 
 
@@ -246,10 +248,12 @@ def _adam(F, s: torch.Tensor, search: FixedPointSearch, t0: float) -> torch.Tens
     return s.detach()
 
 
-def _newton(F, s: torch.Tensor, steps: int = 8) -> torch.Tensor:
-    """Polish with Newton on F(s) - s = 0; a row moves only while its q goes down."""
+def _newton(F, s: torch.Tensor, deadline: float, steps: int = 8) -> torch.Tensor:
+    """Polish with Newton on F(s) - s = 0 until `deadline`; a row moves only while its q goes down."""
     eye = torch.eye(s.shape[1], dtype=s.dtype)
     for _ in range(steps):
+        if time.perf_counter() > deadline:
+            break
         r = F(s) - s  # (N, S)
         J = vmap(jacrev(lambda v: F(v[None])[0]))(s) - eye  # (N, S, S)
         step = torch.linalg.lstsq(J, -r[..., None]).solution[..., 0]  # lstsq: singular J at a line attractor
