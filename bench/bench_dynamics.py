@@ -41,6 +41,7 @@ def interleaved(model, x, y, rounds: int) -> tuple[list, list, list]:
 
 
 def cost(rounds: int) -> None:
+    torch.set_num_threads(1)  # as the server runs each session (RNNVIZ_TORCH_THREADS = 1)
     print("cell      H   probe ms  jac(1 sample) ms  ratio  jac(8 samples) ms  ratio  fixed points s")
     for cell in ("rnn_tanh", "lstm", "gru"):
         config = RunConfig(cell=cell, dataset="adding", seq_len=50, hidden_size=64)
