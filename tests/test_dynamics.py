@@ -244,3 +244,16 @@ def test_fixed_points_project_into_the_run_pca(sine_run):
     fp = D.run_fixed_points(run, run.probes[-1][0], 0.0, UNHURRIED)
     xy = analysis.project(pca, fp.hidden)
     assert xy.shape == (len(fp.kind), 3) and np.isfinite(xy).all()
+
+
+def test_kept_weights_are_bounded(monkeypatch):
+    import importlib
+
+    train_module = importlib.import_module("rnnviz.train")  # the package's `train` is the function
+    config = RunConfig(cell="gru", hidden_size=16, seq_len=10, steps=40, probe_every=2, dataset="sine")
+    per_probe = sum(p.nbytes for p in train_module.build_model(config, train_module.load_dataset(config))
+                    .state_dict().values())
+    monkeypatch.setattr(train_module, "WEIGHT_BYTES_PER_RUN", 5 * per_probe)
+    run = train_run(config)
+    assert 2 < len(run.weights) <= 5 and {0, 40} <= set(run.weights)
+    assert D.model_at(run, 0) is not None and D.model_at(run, 2) is None  # thinned: no Jacobians there
