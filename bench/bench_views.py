@@ -24,7 +24,7 @@ from rnnviz.ui.state import KEY  # noqa: E402
 VIEWS = {
     "pages/1_Train.py": None,  # no view widget: a plain rerun
     "pages/2_Hidden_states.py": ("radio", "hs_dims", [3, 2]),
-    "pages/3_Gates.py": ("number_input", "gates_sample", [1, 2]),
+    "pages/3_Gates.py": ("number_input", "view_sample", [1, 2]),
     "pages/4_Gradients.py": ("select_slider", None, None),
 }
 REPEATS = 7

@@ -2,11 +2,20 @@
 
 import streamlit as st
 
-from rnnviz import analysis, figures
+from rnnviz import analysis, dynamics, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
-from rnnviz.ui.views import layer_picker, probe_picker, view_widget
+from rnnviz.ui.views import (
+    cursor_bar,
+    layer_picker,
+    probe_picker,
+    sample_picker,
+    selectable_chart,
+    time_cursor,
+    view_widget,
+)
 
 state = page("Hidden states", icon="🌀")
+SELECTABLE = {"hs_traj_sel": False, "hs_heat_sel": True}  # chart key -> is its x axis time?
 
 
 def draw(state) -> None:
@@ -20,7 +29,7 @@ def draw(state) -> None:
         layer = layer_picker(state, "hs_layer")
         dims = view_widget(state, "pca_dims", 2, st.radio, "View", [2, 3], format_func=lambda d: f"{d}-D",
                            horizontal=True)
-    B = trace.hidden.shape[1]
+    B, T = trace.hidden.shape[1:3]
     with c3:
         state.view["samples"] = [i for i in state.view.get("samples", range(min(4, B))) if i < B]
         samples = view_widget(state, "samples", None, st.multiselect, "Samples", list(range(B)))
@@ -29,22 +38,80 @@ def draw(state) -> None:
         if state.view.get("color") not in options:
             state.view["color"] = "time"
         color = view_widget(state, "color", "time", st.radio, "Colour by", options, horizontal=True)
+        sample = sample_picker(state, trace)  # the heatmap's sample, shared with the other pages
     if not samples:
         st.info("Choose at least one sample.")
         return
+    # ---- linked time cursor (dynamics): a selection on either chart marks the same t on both
+    cursor = time_cursor(state, SELECTABLE, T)
+    cursor_bar(state, cursor, "hs_cursor_clear")
+    # ---- fixed points (dynamics): where the recurrent map stands still for a constant input
+    fixed = fixed_points_block(state, run, step, layer)
     pca = analysis.fit_pca(run.probes, layer)
     points = analysis.project(pca, trace.hidden[layer])
     ranges = analysis.pca_ranges(pca, run.probes, layer)
     colours = "time" if color == "time" else labels[samples]
-    chart(figures.pca_trajectories(points[samples], dims=dims, color=colours, explained=pca.explained,
-                                   ranges=ranges), figures.CAPTIONS["pca_trajectories"])
-    sample = samples[0]
-    chart(figures.state_heatmap(trace.hidden[layer, sample], f"h_t of sample {sample}, layer {layer + 1}, "
-                                f"step {step}"), figures.CAPTIONS["state_heatmap"])
+    coords = None if fixed is None else analysis.project(pca, fixed.hidden)  # (K, 3) in the same axes
+    view_ranges = ranges if coords is None else figures.covering_ranges(ranges, coords)
+    fig = figures.with_time_data(figures.pca_trajectories(points[samples], dims=dims, color=colours,
+                                                          explained=pca.explained, ranges=view_ranges))
+    if cursor is not None:
+        figures.trajectory_cursor(fig, points[samples], *cursor, dims=dims)
+    if coords is not None:
+        figures.add_fixed_points(fig, coords, fixed.kind, fixed.fixed, dims)
+    caption = figures.CAPTIONS["pca_trajectories" if coords is None else "fixed_points"]
+    selectable_chart(fig, caption, "hs_traj_sel")
+    heat = figures.state_heatmap(trace.hidden[layer, sample], f"h_t of sample {sample}, layer {layer + 1}, "
+                                 f"step {step}")
+    figures.time_picker_strip(heat, T, 0)
+    if cursor is not None:
+        figures.heatmap_cursor(heat, *cursor)
+    selectable_chart(heat, figures.CAPTIONS["state_heatmap"], "hs_heat_sel")
     if trace.cell is not None:
-        chart(figures.state_heatmap(trace.cell[layer, sample], f"LSTM cell state c_t of sample {sample}"),
-              "The LSTM's cell state: the memory that the forget gate carries across time; long flat bands "
-              "are values being remembered.")
+        cell_fig = figures.state_heatmap(trace.cell[layer, sample], f"LSTM cell state c_t of sample {sample}")
+        if cursor is not None:
+            figures.heatmap_cursor(cell_fig, *cursor)
+        chart(cell_fig, "The LSTM's cell state: the memory that the forget gate carries across time; long flat "
+              "bands are values being remembered.")
+    # ---- training replay (dynamics): every stored probe as an animation frame on the same axes
+    if st.toggle("Replay training", key="hs_replay", help="Animate the stored probes from step 0 to the latest."):
+        frames = [analysis.project(pca, t.hidden[layer])[samples] for _, t in run.probes]
+        chart(figures.pca_replay([s for s, _ in run.probes], frames, ranges, pca.explained, dims),
+              figures.CAPTIONS["pca_replay"])
+
+
+def fixed_points_block(state, run, step: int, layer: int):
+    """The fixed points toggle and input value; the FixedPoints found (cached per run and probe), or None."""
+    c1, c2 = st.columns([1, 2])
+    show = c1.toggle("Fixed points", key="hs_fixed", help="Search the recurrent map's fixed and slow points "
+                     "(a few seconds the first time for each probe step).")
+    if not show:
+        return None
+    if state.playing:  # a search takes seconds: while training, that time belongs to training
+        c2.caption("Fixed points are found when training is paused.")
+        return None
+    value = fixed_input_picker(run, c2)
+    with st.spinner("Looking for fixed points…"):
+        found = dynamics.run_fixed_points(run, step, value)
+    if found is None:
+        st.info("The weights of this probe step were not kept, so its fixed points cannot be found.")
+        return None
+    kinds = {k: found.kind.count(k) for k in ("stable", "saddle", "unstable") if k in found.kind}
+    st.caption(f"{len(found.kind)} point(s) from {found.starts} starts in {found.seconds:.1f} s: "
+               + (", ".join(f"{n} {k}" for k, n in kinds.items()) or "none found")
+               + ("" if layer == run.config.num_layers - 1 else " (found for the whole stack, drawn for the top "
+                  "layer's axes: pick the top layer to see them on its trajectories)"))
+    return found if layer == run.config.num_layers - 1 else None
+
+
+def fixed_input_picker(run, where) -> float:
+    """The constant input: a value for every feature, or a symbol of the vocabulary."""
+    if run.data.vocab is not None:
+        vocab = run.data.vocab
+        return where.selectbox("Constant input symbol", range(len(vocab)), format_func=lambda i: repr(vocab[i]),
+                               key="hs_fixed_token")
+    return where.number_input("Constant input value", -10.0, 10.0, 0.0, 0.1, key="hs_fixed_value",
+                              help="Every input feature held at this value while the state evolves.")
 
 
 live(draw, state)

@@ -20,7 +20,7 @@ def draw(state) -> None:
     with c2:
         layer = layer_picker(state, "gates_layer")
     with c3:
-        sample = sample_picker(state, trace)
+        sample = sample_picker(state, trace)  # shared with the other pages
     gates = analysis.gate_values(cell, trace, layer)  # name -> (B, T, H), for RNNs the state itself
     chart(figures.gate_heatmaps({k: v[sample] for k, v in gates.items()}), figures.CAPTIONS["gate_heatmaps"])
     chart(figures.gate_histograms(gates), figures.CAPTIONS["gate_histograms"])

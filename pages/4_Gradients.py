@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from rnnviz import analysis, figures
+from rnnviz import analysis, dynamics, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
-from rnnviz.ui.views import layer_picker, probe_picker
+from rnnviz.ui.views import cursor_bar, layer_picker, probe_picker, sample_picker, selectable_chart, time_cursor
 
 state = page("Gradients", icon="📐")
+SELECTABLE = {"grad_curve_sel": True, "grad_jac_sel": True}  # chart key -> is its x axis time?
 
 
 def draw(state) -> None:
@@ -18,17 +19,59 @@ def draw(state) -> None:
         step, trace = probe_picker(state, "grad_probe")
     with c2:
         layer = layer_picker(state, "grad_layer")
+    # ---- linked time cursor (dynamics): a selection on a gradient curve marks the same t on every view
+    T = trace.hidden.shape[2]
+    cursor = time_cursor(state, SELECTABLE, T)
+    cursor_bar(state, cursor, "grad_cursor_clear")
     curves = [(s, t.grad_norms[layer].mean(0)) for s, t in run.probes if s <= step]
     decay = analysis.decay_rate(trace.grad_norms[layer])
     st.metric("Gradient kept per step back in time", f"{decay.factor_per_step:.3f}×", help=(
         f"Fitted to log10 ||dL/dh_t|| at step {step}: below 1 the gradient vanishes going back in time, above 1 "
         f"it explodes. Here, over {len(decay.fitted)} steps: {decay.verdict}."))
-    chart(figures.grad_norms_over_time(curves[-12:], decay), figures.CAPTIONS["grad_norms_over_time"])
+    selectable_chart(with_cursor(figures.grad_norms_over_time(curves[-12:], decay), cursor),
+                     figures.CAPTIONS["grad_norms_over_time"], "grad_curve_sel")
+    # ---- step Jacobians (dynamics): why the curve above falls or grows
+    jacobian_block(state, run, step, trace, cursor)
     steps, matrix = analysis.grad_heatmap(run.probes, layer)
-    chart(figures.grad_heatmap(steps, matrix), figures.CAPTIONS["grad_heatmap"])
+    chart(with_cursor(figures.grad_heatmap(steps, matrix), cursor, heatmap=True), figures.CAPTIONS["grad_heatmap"])
     chart(figures.param_grad_norms(run.history), figures.CAPTIONS["param_grad_norms"])
     chart(figures.spectral_radius(analysis.radius_history(run.probes)), figures.CAPTIONS["spectral_radius"])
-    chart(figures.saliency(trace.input_saliency), figures.CAPTIONS["saliency"])
+    chart(with_cursor(figures.saliency(trace.input_saliency), cursor, heatmap=True), figures.CAPTIONS["saliency"])
+    # ---- training replay (dynamics)
+    if st.toggle("Replay training", key="grad_replay", help="Animate the stored probes from step 0 to the latest."):
+        replay_block(state, run)
+
+
+def with_cursor(fig, cursor, heatmap: bool = False):
+    if cursor is None:
+        return fig
+    return figures.heatmap_cursor(fig, *cursor) if heatmap else figures.time_cursor(fig, *cursor)
+
+
+def jacobian_block(state, run, step: int, trace, cursor) -> None:
+    """sigma_max(J_t) along t beside ||dL/dh_t|| of the chosen sample (top layer), computed on demand."""
+    sample = sample_picker(state, trace)
+    with st.spinner("Computing step Jacobians…"):
+        jac = dynamics.run_jacobians(run, step, (sample,))
+    if jac is None:
+        st.info("The weights of this probe step were not kept, so its step Jacobians cannot be computed.")
+        return
+    grad = trace.grad_norms[-1, sample]  # (T,) top layer
+    fig = figures.jacobian_spectrum(jac.sigma_max[0], grad, jac.product_norm[0] * grad[-1], jac.radius[0],
+                                    title=f"Step Jacobians of {jac.state}, sample {sample}, step {step} (top layer)")
+    selectable_chart(with_cursor(fig, cursor), figures.CAPTIONS["jacobian_spectrum"], "grad_jac_sel")
+
+
+def replay_block(state, run) -> None:
+    """||dL/dh_t|| and sigma_max(J_t) of the shared sample at every stored probe, as animation frames."""
+    B = run.probes[0][1].hidden.shape[1]
+    sample = min(int(state.view.get("sample", 0)), B - 1)
+    probes = [run.probes[i] for i in analysis.downsample_index(len(run.probes), figures.REPLAY_FRAMES)]
+    with st.spinner("Computing step Jacobians at every probe…"):
+        jacs = [dynamics.run_jacobians(run, s, (sample,)) for s, _ in probes]
+    sigmas = [None if j is None else j.sigma_max[0] for j in jacs]
+    grads = [t.grad_norms[-1, sample] for _, t in probes]
+    chart(figures.grad_replay([s for s, _ in probes], grads, sigmas), figures.CAPTIONS["grad_replay"])
 
 
 live(draw, state)

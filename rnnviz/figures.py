@@ -430,3 +430,211 @@ def compare_grad_curves(curves: dict[str, np.ndarray]):
                         line=dict(color=PALETTE[i % len(PALETTE)], width=2))
     fig.update_yaxes(type="log", exponentformat="power")
     return _style(fig, "Gradient norm through time by cell", "time step t", "‖∂L/∂h_t‖")
+
+
+# ---------------------------------------------------------------- Dynamics: step Jacobians, fixed points, replay
+
+CAPTIONS.update({
+    "jacobian_spectrum": "Top: the largest singular value of the step Jacobian J_t = ∂s_t/∂s_{t−1} (dotted: its "
+    "spectral radius), how much one step back can stretch the gradient, so below the line at 1 it shrinks; bottom: "
+    "‖∂L/∂h_t‖ under the bound that the product J_{T−1}⋯J_{t+1} sets (dashed), which it never exceeds.",
+    "fixed_points": "The trajectories with the fixed and slow points of the recurrent map for a constant input, "
+    "in the same PCA axes: filled circles attract (stable), crosses attract along some directions and repel "
+    "along others (saddle), open circles repel (unstable); faint markers are slow points, not exact ones.",
+    "pca_replay": "Press ▶ to replay training: each frame is one stored probe on the same PCA axes, so the "
+    "picture stands still while the trajectories form.",
+    "grad_replay": "Press ▶ to replay training: ‖∂L/∂h_t‖ (and the largest singular value of J_t where computed) "
+    "at each stored probe, on fixed axes, so you watch the gradient's reach change as the model learns.",
+})
+REPLAY_FRAMES = 60  # animation frames at most: probes in between are skipped
+# helpers that mark or extend a figure a builder made (cursor, fixed points): no caption of their own
+OVERLAYS = ("add_fixed_points", "covering_ranges", "heatmap_cursor", "time_cursor", "time_picker_strip",
+            "trajectory_cursor", "with_time_data")
+CURSOR_COLOR = "rgba(255, 140, 0, 0.25)"  # the linked time cursor, the same on every view
+FIXED_POINT_STYLE = {  # kind -> marker: filled attracts, open repels, a cross does both
+    "stable": dict(symbol="circle", color="#2ca02c"),
+    "saddle": dict(symbol="x", color="#ff7f0e"),
+    "unstable": dict(symbol="circle-open", color="#d62728"),
+}
+
+
+def jacobian_spectrum(sigma: np.ndarray, grad: np.ndarray, bound: np.ndarray | None = None,
+                      radius: np.ndarray | None = None, title: str = "Step Jacobians"):
+    """Two rows over t: sigma_max(J_t) (+ radius) with the line at 1; ||dL/dh_t|| (log) with its product bound.
+
+    `bound` is ||J_{T-1}...J_{t+1}|| * ||dL/dh_{T-1}||, the largest ||dL/dh_t|| the Jacobians allow.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("largest singular value of J_t", "‖∂L/∂h_t‖"))
+    t = downsample_index(len(sigma), LINE_POINTS)
+    fig.add_scatter(x=t, y=_floats(np.asarray(sigma)[t]), mode="lines+markers", name="σ_max(J_t)",
+                    marker_size=4, line=dict(color=PALETTE[0], width=2), row=1, col=1)
+    if radius is not None:
+        fig.add_scatter(x=t, y=_floats(np.asarray(radius)[t]), mode="lines", name="spectral radius of J_t",
+                        line=dict(color=PALETTE[0], dash="dot", width=1), row=1, col=1)
+    fig.add_scatter(x=[t[0], t[-1]], y=[1.0, 1.0], mode="lines", name="1: keeps the signal",
+                    line=dict(color="grey", dash="dash"), row=1, col=1)
+    fig.add_scatter(x=t, y=_positive(np.asarray(grad)[t]), mode="lines+markers", name="‖∂L/∂h_t‖",
+                    marker_size=4, line=dict(color=PALETTE[1], width=2), row=2, col=1)
+    if bound is not None:
+        fig.add_scatter(x=t, y=_positive(np.asarray(bound)[t]), mode="lines", name="bound ‖J_{T−1}⋯J_{t+1}‖·‖∂L/∂h_T‖",
+                        line=dict(color=PALETTE[2], dash="dash"), row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=2, col=1)
+    _style(fig, title, "", "σ_max(J_t)", height=520)
+    fig.update_xaxes(title_text="time step t", row=2, col=1)
+    fig.update_yaxes(title_text="‖∂L/∂h_t‖", row=2, col=1)
+    return fig
+
+
+def time_cursor(fig: go.Figure, t0: float, t1: float) -> go.Figure:
+    """Shade time steps t0..t1 on every x axis of a figure whose x is time (the linked cursor)."""
+    where = dict(row="all", col="all") if fig._grid_ref is not None else {}  # every subplot, if there are any
+    # a single step gets a band one step wide, centred on it
+    fig.add_vrect(x0=t0 - 0.5, x1=t1 + 0.5, fillcolor=CURSOR_COLOR, line_width=0, layer="below", **where)
+    return fig
+
+
+def heatmap_cursor(fig: go.Figure, t0: float, t1: float) -> go.Figure:
+    """Outline time steps t0..t1 on a heatmap (a shaded band would hide the colours)."""
+    fig.add_vrect(x0=t0 - 0.5, x1=t1 + 0.5, line=dict(color="darkorange", width=3), fillcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def trajectory_cursor(fig: go.Figure, points: np.ndarray, t0: int, t1: int, dims: int = 2) -> go.Figure:
+    """Mark every drawn sample's states at time steps t0..t1 on a PCA trajectory figure (points (B, T, k))."""
+    points = np.asarray(points, dtype=np.float64)
+    sel = points[:, int(t0) : int(t1) + 1, :dims].reshape(-1, dims)  # (B * steps, dims)
+    sel = sel[downsample_index(len(sel), MAX_POINTS // (4 * dims))]
+    scatter = go.Scatter3d if dims == 3 else go.Scatter
+    label = f"t = {t0}" if t0 == t1 else f"t = {t0}–{t1}"
+    fig.add_trace(scatter(mode="markers", name=f"cursor {label}", **dict(zip("xyz", sel.T, strict=False)),
+                          marker=dict(size=10 if dims == 2 else 5, color="rgba(255,140,0,0.9)",
+                                      line=dict(color="black", width=1)), hoverinfo="skip"))
+    return fig
+
+
+def with_time_data(fig: go.Figure) -> go.Figure:
+    """Give a trajectory figure's paths customdata = t (from their text), so a selection names time steps."""
+    for trace in fig.data:
+        if trace.text is not None and "lines" in (trace.mode or ""):
+            trace.customdata = np.asarray(trace.text)
+    return fig
+
+
+def time_picker_strip(fig: go.Figure, T: int, y: float) -> go.Figure:
+    """Invisible points at (t, y) for every t: heatmaps cannot be selected, these make a click or box name t."""
+    t = downsample_index(T, LINE_POINTS)
+    fig.add_scatter(x=t, y=np.full(len(t), y, dtype=float), customdata=t, mode="markers", name="pick t",
+                    marker=dict(size=8, opacity=0), showlegend=False,
+                    hovertemplate="t %{x}: click or box-select to mark this time on every view<extra></extra>")
+    return fig
+
+
+def add_fixed_points(fig: go.Figure, coords: np.ndarray, kinds: list[str], fixed: np.ndarray,
+                     dims: int = 2) -> go.Figure:
+    """Fixed points (K, k) on a PCA figure, one trace per kind; slow points (fixed False) faint."""
+    coords = np.asarray(coords, dtype=np.float64).reshape(-1, np.shape(coords)[-1] if np.size(coords) else dims)
+    scatter = go.Scatter3d if dims == 3 else go.Scatter
+    keep = downsample_index(len(coords), MAX_POINTS // (4 * dims))
+    coords, kinds, fixed = coords[keep], [kinds[i] for i in keep], np.asarray(fixed, dtype=bool)[keep]
+    for kind, style in FIXED_POINT_STYLE.items():
+        for exact in (True, False):
+            idx = [i for i, k in enumerate(kinds) if k == kind and bool(fixed[i]) == exact]
+            if not idx:
+                continue
+            name = f"{kind} {'fixed' if exact else 'slow'} point ({len(idx)})"
+            fig.add_trace(scatter(mode="markers", name=name, **dict(zip("xyz", coords[idx, :dims].T, strict=False)),
+                                  marker=dict(size=(13 if dims == 2 else 6), opacity=1.0 if exact else 0.4,
+                                              line=dict(width=2, color=style["color"]), **style)))
+    return fig
+
+
+def covering_ranges(ranges: np.ndarray, extra: np.ndarray, pad: float = 0.05) -> np.ndarray:
+    """PCA axis ranges (k, 2) widened to cover `extra` points (N, k) too (fixed points can lie off the paths)."""
+    ranges = np.asarray(ranges, dtype=np.float64).copy()
+    extra = np.asarray(extra, dtype=np.float64).reshape(-1, ranges.shape[0])
+    extra = extra[np.isfinite(extra).all(1)]
+    if len(extra):
+        lo, hi = np.minimum(ranges[:, 0], extra.min(0)), np.maximum(ranges[:, 1], extra.max(0))
+        margin = (hi - lo) * pad
+        ranges = np.stack([np.minimum(ranges[:, 0], lo - margin), np.maximum(ranges[:, 1], hi + margin)], 1)
+    return ranges
+
+
+def _play_controls(fig: go.Figure, labels: list[str], duration: int = 400) -> None:
+    """A ▶ / ⏸ pair and a slider over the frames, as in plotly's animation examples."""
+    play = dict(label="▶ replay", method="animate",
+                args=[None, dict(frame=dict(duration=duration, redraw=True), fromcurrent=True, transition_duration=0)])
+    pause = dict(label="⏸", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True))
+    steps = [dict(method="animate", label=lab, args=[[lab], jump]) for lab in labels]
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", buttons=[play, pause], direction="left", x=0, y=-0.12, xanchor="left",
+                          yanchor="top", showactive=False)],
+        sliders=[dict(steps=steps, active=len(labels) - 1, x=0.15, len=0.85, y=-0.08, yanchor="top",
+                      currentvalue=dict(prefix="training step "))],
+        margin_b=90,
+    )
+
+
+def pca_replay(steps: list[int], points: list[np.ndarray], ranges: np.ndarray, explained=None, dims: int = 2):
+    """Animated PCA trajectories over training: one frame per probe (points[i] (B, T, k)), axes fixed by `ranges`."""
+    keep = downsample_index(len(steps), REPLAY_FRAMES)
+    steps, points = [steps[i] for i in keep], [np.asarray(points[i], dtype=np.float64) for i in keep]
+    B, T = points[0].shape[:2]
+    per_frame = max(2, MAX_POINTS // (len(steps) + 1) // (B * dims) - 1)
+    t_idx = downsample_index(T, per_frame)
+    scatter = go.Scatter3d if dims == 3 else go.Scatter
+
+    gap = np.full((B, 1, dims), np.nan)  # one trace per frame: samples' paths joined by gaps (fast to build)
+    colour = np.concatenate([np.tile(t_idx, (B, 1)), np.zeros((B, 1))], axis=1).ravel()
+
+    def traces(p):  # (B, T, k) -> the paths of every sample, markers coloured by time
+        xyz = np.concatenate([p[:, t_idx, :dims], gap], axis=1).reshape(-1, dims)  # (B * (t + 1), dims)
+        return [scatter(mode="lines+markers", **dict(zip("xyz", xyz.T, strict=False)), name="trajectories",
+                        line=dict(color="rgba(110,110,110,0.45)", width=1), connectgaps=False,
+                        marker=dict(color=colour, coloraxis="coloraxis", size=3 if dims == 3 else 5))]
+
+    labels = [str(s) for s in steps]
+    fig = go.Figure(data=traces(points[-1]), frames=[go.Frame(data=traces(p), name=lab)
+                                                      for p, lab in zip(points, labels, strict=True)])
+    titles = [f"PC{i + 1}" + (f" ({explained[i]:.0%})" if explained is not None else "") for i in range(dims)]
+    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=T - 1, colorbar_title="time step"))
+    _style(fig, "Training replay: hidden-state trajectories", titles[0], titles[1], height=520)
+    _pca_axes(fig, titles, ranges, dims)
+    _play_controls(fig, labels)
+    return fig
+
+
+def grad_replay(steps: list[int], grads: list[np.ndarray], sigmas: list[np.ndarray | None] | None = None):
+    """Animated ||dL/dh_t|| (log) and sigma_max(J_t) against t over training, one frame per probe, axes fixed."""
+    keep = downsample_index(len(steps), REPLAY_FRAMES)
+    steps, grads = [steps[i] for i in keep], [np.asarray(grads[i], dtype=np.float64) for i in keep]
+    sigmas = [sigmas[i] for i in keep] if sigmas is not None else [None] * len(steps)
+    T = len(grads[0])
+    t = downsample_index(T, max(2, MAX_POINTS // (4 * (len(steps) + 1))))
+    g_all = _positive(np.concatenate([g[t] for g in grads]))
+    lo, hi = (np.nanmin(g_all), np.nanmax(g_all)) if np.isfinite(g_all).any() else (1e-10, 1.0)
+
+    def traces(g, s):
+        s = np.full(T, np.nan) if s is None else np.asarray(s, dtype=np.float64)
+        return [go.Scatter(x=t, y=_positive(g[t]), mode="lines", name="‖∂L/∂h_t‖",
+                           line=dict(color=PALETTE[1], width=2)),
+                go.Scatter(x=t, y=_floats(s[t]), mode="lines", name="σ_max(J_t)", yaxis="y2",
+                           line=dict(color=PALETTE[0], width=2))]
+
+    labels = [str(s) for s in steps]
+    frames = [go.Frame(data=traces(g, s), name=lab) for g, s, lab in zip(grads, sigmas, labels, strict=True)]
+    fig = go.Figure(data=traces(grads[-1], sigmas[-1]), frames=frames)
+    fig.add_scatter(x=[t[0], t[-1]], y=[1, 1], yaxis="y2", mode="lines", name="σ = 1",
+                    line=dict(color="grey", dash="dash"))
+    s_all = np.concatenate([np.asarray(s, dtype=np.float64) for s in sigmas if s is not None] or [np.ones(1)])
+    s_hi = float(np.nanmax(np.where(np.isfinite(s_all), s_all, np.nan), initial=1.0)) if s_all.size else 1.0
+    _style(fig, "Training replay: gradient through time", "time step t", "‖∂L/∂h_t‖", height=480)
+    fig.update_layout(
+        yaxis=dict(type="log", exponentformat="power", range=[np.log10(lo) - 0.2, np.log10(hi) + 0.2]),
+        yaxis2=dict(title="σ_max(J_t)", overlaying="y", side="right", range=[0, max(1.2, 1.1 * s_hi)], showgrid=False),
+        xaxis=dict(range=[-0.5, T - 0.5]),
+    )
+    _play_controls(fig, labels)
+    return fig

@@ -60,7 +60,8 @@ class Slots:
 
 
 def run_nbytes(run: Run) -> int:
-    """Approximate memory held by a run: probes, parameters (and their last gradients), data tensors."""
+    """Approximate memory held by a run: probes, parameters (and their last gradients), data tensors and the
+    weights kept at each probe step."""
     probes = sum(trace.nbytes for _, trace in run.probes)
     params = 0
     if run.model is not None:
@@ -70,7 +71,8 @@ def run_nbytes(run: Run) -> int:
     if run.data is not None:
         tensors = (run.data.x_train, run.data.y_train, run.data.x_val, run.data.y_val)
         data = sum(t.numel() * t.element_size() for t in tensors)
-    return probes + params + data + 200 * len(run.rows)
+    weights = sum(v.nbytes for w in getattr(run, "weights", {}).values() for v in w.values())  # kept per probe
+    return probes + params + data + weights + 200 * len(run.rows)
 
 
 class RunCache:

@@ -21,6 +21,7 @@ from rnnviz.model import SequenceModel
 from rnnviz.record import Trace, replay
 
 PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
+WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
 PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
 MAX_VAL = 128  # validation samples scored per evaluation: a fixed slice, so the curve is smooth and cheap
 
@@ -149,6 +150,7 @@ class Run:
     probes: list[tuple[int, Trace]] = field(default_factory=list)
     diverged_at: int | None = None
     seconds: float = 0.0
+    weights: dict[int, dict] = field(default_factory=dict)  # probe step -> model state_dict then (for dynamics)
 
     def record(self, event: TrainEvent) -> None:
         row = {"step": event.step, "loss": event.loss, "val_loss": event.val_loss,
@@ -159,6 +161,7 @@ class Run:
         self.seconds = event.seconds
         if event.probe is not None:
             self.probes.append((event.step, event.probe))
+            self._keep_weights(event.step)
             self._thin_probes()
         if event.diverged:
             self.diverged_at = event.step
@@ -169,6 +172,18 @@ class Run:
         while len(self.probes) > 2 and sum(t.nbytes for _, t in self.probes) > PROBE_BYTES_PER_RUN:
             first, *middle, last = self.probes
             self.probes = [first, *middle[1::2], last]
+        kept = {step for step, _ in self.probes}
+        self.weights = {step: w for step, w in self.weights.items() if step in kept}
+
+    def _keep_weights(self, step: int) -> None:
+        """The weights a probe saw (the generator is paused right after it), so its Jacobians can be found later."""
+        if self.model is None:
+            return
+        self.weights[step] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        size = sum(v.nbytes for v in self.weights[step].values())
+        while len(self.weights) > 2 and size * len(self.weights) > WEIGHT_BYTES_PER_RUN:
+            first, *middle, last = sorted(self.weights)  # as for probes: every other one between first and latest
+            self.weights = {s: self.weights[s] for s in [first, *middle[1::2], last]}
 
     @property
     def history(self) -> pd.DataFrame:

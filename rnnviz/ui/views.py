@@ -62,3 +62,72 @@ def sample_picker(state: AppState, trace: Trace, key: str = "sample") -> int:
         state.view["sample"] = 0
     return view_widget(state, "sample", 0, st.number_input, "Probe sample", 0, B - 1,
                        help="Which of the fixed validation samples to show (the same on every page).")
+
+
+# ---------------------------------------------------------------- linked views: the time cursor
+# state.view["sample"]: the probe sample every page shows; state.view["time"]: (t0, t1) selected on any chart.
+
+
+def selected_times(selection: dict | None, time_axis: bool = True) -> tuple[int, int] | None:
+    """(t0, t1) named by a plotly selection: points' customdata (or x on a time axis), else a box's x range."""
+    selection = selection or {}
+    ts = [t for t in (_point_time(p, time_axis) for p in selection.get("points", [])) if t is not None]
+    if ts:
+        return int(min(ts)), int(max(ts))
+    if time_axis:
+        for area in [*selection.get("box", []), *selection.get("lasso", [])]:
+            xs = [x for x in area.get("x", []) if isinstance(x, int | float)]
+            if xs:
+                lo, hi = round(min(xs)), round(max(xs))
+                return int(lo), int(max(lo, hi))
+    return None
+
+
+def _point_time(point: dict, time_axis: bool) -> float | None:
+    data = point.get("customdata")
+    if isinstance(data, list | tuple):
+        data = data[0] if data else None
+    if isinstance(data, int | float):
+        return data
+    x = point.get("x")
+    return x if time_axis and isinstance(x, int | float) else None
+
+
+def time_cursor(state: AppState, keys: dict[str, bool], T: int) -> tuple[int, int] | None:
+    """Read every selectable chart of the page (key -> is its x time?); a new selection moves the cursor.
+
+    Called before drawing, so all views of the run see the same cursor. A chart redrawn with a new figure
+    forgets its selection; the cursor stays in state.view until cleared.
+    """
+    seen = state.view.setdefault("selections", {})
+    for key, time_axis in keys.items():
+        event = st.session_state.get(key)
+        mark = repr(event)
+        if mark == seen.get(key):
+            continue
+        seen[key] = mark
+        times = selected_times((event or {}).get("selection"), time_axis)
+        if times is not None:
+            state.view["time"] = times
+    cursor = state.view.get("time")
+    if cursor is None or cursor[0] > T - 1:
+        return None
+    return int(max(cursor[0], 0)), int(min(cursor[1], T - 1))
+
+
+def cursor_bar(state: AppState, cursor: tuple[int, int] | None, key: str) -> None:
+    """One line saying what the time cursor marks, with a button to clear it."""
+    c1, c2 = st.columns([5, 1])
+    if cursor is None:
+        c1.caption("Time cursor: click a point or box-select a range of time steps on a chart to mark them "
+                   "on every view of this page.")
+        return
+    t0, t1 = cursor
+    c1.caption(f"Time cursor: t = {t0}" + (f"–{t1}" if t1 > t0 else "") + " (marked on every view).")
+    c2.button("Clear cursor", key=key, on_click=lambda: state.view.pop("time", None))
+
+
+def selectable_chart(fig, caption: str, key: str) -> None:
+    """chart() whose points or box select time steps: time_cursor reads it on the next run."""
+    st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box"))
+    st.caption(caption)
