@@ -23,7 +23,7 @@ from rnnviz.ui.state import KEY  # noqa: E402
 # page -> (widget kind, key, the values to alternate between)
 VIEWS = {
     "pages/1_Train.py": None,  # no view widget: a plain rerun
-    "pages/2_Hidden_states.py": ("radio", "hs_dims", [3, 2]),
+    "pages/2_Hidden_states.py": ("radio", "view_pca_dims", [3, 2]),
     "pages/3_Gates.py": ("number_input", "view_sample", [1, 2]),
     "pages/4_Gradients.py": ("select_slider", None, None),
 }
@@ -53,7 +53,7 @@ def time_page(at: AppTest, page: str) -> float:
             slider.set_value(options[i % len(options)]).run()
         else:
             kind, key, values = view
-            widget = getattr(at, kind)(key=key)
+            widget = next(w for w in getattr(at, kind) if (w.key or "").startswith(f"{key}__"))
             t0 = time.perf_counter()
             widget.set_value(values[i % 2]).run()
         times.append(time.perf_counter() - t0)

@@ -14,13 +14,13 @@ st.caption("Every cell trains on the same data with the same seed and settings (
            "differences you see come from the cell alone.")
 
 
-def choose_cells(state) -> None:
-    state.compare_cells = tuple(st.session_state["cmp_cells"])
+def choose_cells(state, key: str) -> None:
+    state.compare_cells = tuple(st.session_state[key])
 
 
-st.session_state["cmp_cells"] = list(state.compare_cells)
-st.multiselect("Cells", list(SPECS), format_func=cell_label, max_selections=compare.MAX_CELLS,
-               key="cmp_cells", on_change=choose_cells, args=(state,))
+key = state.key("cmp_cells")
+st.multiselect("Cells", list(SPECS), list(state.compare_cells), format_func=cell_label,
+               max_selections=compare.MAX_CELLS, key=key, on_change=choose_cells, args=(state, key))
 group = compare_group(state) if state.compare_cells else None
 training_control(state, group, reset_compare, key="cmp")
 

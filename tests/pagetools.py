@@ -57,6 +57,13 @@ DIVERGES = {"cell": "rnn_relu", "recurrent_radius": "1.5", "lr": "1.0", "optimiz
             "steps": "50", "probe_every": "1"}
 
 
+def widget(at: AppTest, kind: str, name: str, sidebar: bool = False):
+    """The `kind` widget named `name` (its key is `name__<page>_<version>`: see AppState.key)."""
+    found = [w for w in getattr(at.sidebar if sidebar else at, kind) if (w.key or "").startswith(f"{name}__")]
+    assert len(found) == 1, f"{len(found)} {kind} widgets named {name}"
+    return found[0]
+
+
 def wait_until(condition, timeout: float = 60.0, what: str = "the condition") -> None:
     """Poll `condition()` while the session's worker trains in its thread."""
     deadline = time.monotonic() + timeout

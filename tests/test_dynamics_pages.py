@@ -5,7 +5,7 @@ import pytest
 
 from rnnviz import analysis, dynamics, figures, jobs
 from rnnviz.ui.views import selected_times
-from tests.pagetools import decode, open_page, play_to_the_end, specs, state
+from tests.pagetools import decode, open_page, play_to_the_end, specs, state, widget
 from tests.test_figures import animation_points, points
 
 SHORT = {"steps": "40", "hidden_size": "16", "seq_len": "20", "probe_every": "10", "eval_every": "10"}
@@ -93,14 +93,14 @@ def test_time_cursor_marks_the_same_steps_on_every_view(trained):
 def test_selected_sample_carries_across_pages(trained):
     at = trained
     at.switch_page("pages/2_Hidden_states.py").run()
-    at.number_input(key="view_sample").set_value(2).run()
+    widget(at, "number_input", "view_sample").set_value(2).run()
     assert state(at).view["sample"] == 2
     assert by_title(at, "h_t of sample 2")
     at.switch_page("pages/4_Gradients.py").run()
-    assert at.number_input(key="view_sample").value == 2
+    assert widget(at, "number_input", "view_sample").value == 2
     assert "sample 2" in by_title(at, "Step Jacobians")["layout"]["title"]["text"]
     at.switch_page("pages/3_Gates.py").run()
-    assert at.number_input(key="view_sample").value == 2
+    assert widget(at, "number_input", "view_sample").value == 2
     state(at).view["sample"] = 0
 
 

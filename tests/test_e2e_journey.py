@@ -89,6 +89,6 @@ def test_every_lesson_button_in_a_fresh_session_starts_training(server, browser,
     page.goto(server)
     page.locator(f".st-key-lesson_{lesson.key} button").click(timeout=60_000)
     page.wait_for_url(f"**/{lesson.page.split('_', 1)[1].removesuffix('.py')}**", timeout=30_000)
-    wait_for_step(page, 1, timeout=30)
+    wait_for_step(page, 1, timeout=60)
     assert page.locator(EXCEPTION).count() == 0
     context.close()

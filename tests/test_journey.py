@@ -8,7 +8,7 @@ from rnnviz import RunConfig, jobs
 from rnnviz.config import SETTINGS
 from rnnviz.datasets import clear_uploads, register_upload
 from rnnviz.lessons import BY_KEY, LESSONS
-from tests.pagetools import PAGES, open_page, press, state, texts, wait_until
+from tests.pagetools import PAGES, open_page, press, state, texts, wait_until, widget
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "5", "eval_every": "5"}
 
@@ -22,12 +22,9 @@ def sidebar_values(at) -> dict:
     """What the sidebar's config widgets show, by setting name."""
     out = {}
     for name in SETTINGS:
-        try:
-            el = at.sidebar.get(_kind(name))
-            widget = next(w for w in el if w.key == f"cfg_{name}")
-        except StopIteration:
-            continue
-        out[name] = widget.value
+        found = [w for w in getattr(at.sidebar, _kind(name)) if (w.key or "").startswith(f"cfg_{name}__")]
+        if found:
+            out[name] = found[0].value
     return out
 
 
@@ -42,7 +39,7 @@ def assert_sidebar_shows(at, config: RunConfig) -> None:
     for name, value in shown.items():
         want = getattr(config, name)
         if SETTINGS[name].optional:
-            on = at.sidebar.checkbox(key=f"cfg_{name}_on").value
+            on = widget(at, "checkbox", f"cfg_{name}_on", sidebar=True).value
             assert on == (want is not None), name
             if want is None:
                 continue
@@ -62,40 +59,40 @@ def test_every_page_shows_the_sessions_settings_after_a_switch():
 
 def test_a_sidebar_change_writes_the_config_resets_the_run_and_the_next_page_shows_it():
     at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
-    at.sidebar.number_input(key="cfg_hidden_size").set_value(24).run()
+    widget(at, "number_input", "cfg_hidden_size", sidebar=True).set_value(24).run()
     assert state(at).config.hidden_size == 24 and state(at).run.step == 0
     assert "Settings changed" in texts(at, "info")
     assert at.query_params["hidden_size"] in ("24", ["24"])
     at.switch_page("pages/3_Gates.py").run()
-    assert at.sidebar.number_input(key="cfg_hidden_size").value == 24
+    assert widget(at, "number_input", "cfg_hidden_size", sidebar=True).value == 24
 
 
 def test_a_refused_value_keeps_the_run_and_says_what_is_allowed():
     at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
     run = state(at).run
-    at.sidebar.number_input(key="cfg_lr").set_value(0.0).run()
+    widget(at, "number_input", "cfg_lr", sidebar=True).set_value(0.0).run()
     assert "lr=0.0 is out of range" in texts(at, "error")
     assert state(at).run is run and state(at).config.lr == 3e-3
-    assert at.sidebar.number_input(key="cfg_lr").value == 3e-3  # the widget shows the config again
+    assert widget(at, "number_input", "cfg_lr", sidebar=True).value == 3e-3  # the widget shows the config again
 
 
 def test_an_optional_setting_turns_on_with_a_value_and_off_again():
     at = open_page("pages/1_Train.py", **SHORT)
-    at.sidebar.checkbox(key="cfg_clip_on").uncheck().run()
+    widget(at, "checkbox", "cfg_clip_on", sidebar=True).uncheck().run()
     assert state(at).config.clip is None
-    at.sidebar.checkbox(key="cfg_recurrent_radius_on").check().run()
+    widget(at, "checkbox", "cfg_recurrent_radius_on", sidebar=True).check().run()
     assert state(at).config.recurrent_radius == 1.0
 
 
 def test_view_state_survives_a_page_switch():
     at = press(open_page("pages/3_Gates.py", **SHORT), "ctl_step", times=12)
-    at.number_input(key="view_sample").set_value(3).run()
+    widget(at, "number_input", "view_sample").set_value(3).run()
     probe_steps = [s for s, _ in state(at).run.probes]
-    at.select_slider(key="view_probe_step").set_value(probe_steps[1]).run()
+    widget(at, "select_slider", "view_probe_step").set_value(probe_steps[1]).run()
     at.switch_page("pages/4_Gradients.py").run()
     at.switch_page("pages/3_Gates.py").run()
-    assert at.number_input(key="view_sample").value == 3
-    assert at.select_slider(key="view_probe_step").value == probe_steps[1]
+    assert widget(at, "number_input", "view_sample").value == 3
+    assert widget(at, "select_slider", "view_probe_step").value == probe_steps[1]
 
 
 @pytest.mark.parametrize("key", [lesson.key for lesson in LESSONS if lesson.compare])
@@ -140,11 +137,11 @@ def test_reset_after_the_upload_was_dropped_keeps_the_run_and_asks_for_the_file(
 def test_a_dataset_that_needs_a_file_stays_chosen_while_the_run_stays():
     at = press(open_page("pages/1_Train.py", **SHORT), "ctl_step", times=2)
     run = state(at).run
-    at.sidebar.selectbox(key="cfg_dataset").set_value("csv").run()
+    widget(at, "selectbox", "cfg_dataset", sidebar=True).set_value("csv").run()
     assert "no CSV uploaded yet" in texts(at, "error")
-    assert at.sidebar.selectbox(key="cfg_dataset").value == "csv"  # the upload widget is there to use
+    assert widget(at, "selectbox", "cfg_dataset", sidebar=True).value == "csv"  # the upload widget is there to use
     assert at.get("file_uploader") and state(at).run is run and state(at).config.dataset == "sine"
     at.switch_page("pages/2_Hidden_states.py").run()
-    assert at.sidebar.selectbox(key="cfg_dataset").value == "csv" and not at.exception
-    at.sidebar.selectbox(key="cfg_dataset").set_value("adding").run()
+    assert widget(at, "selectbox", "cfg_dataset", sidebar=True).value == "csv" and not at.exception
+    widget(at, "selectbox", "cfg_dataset", sidebar=True).set_value("adding").run()
     assert state(at).config.dataset == "adding" and not texts(at, "error")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnviz import jobs, metrics
-from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces
+from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces, widget
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +49,8 @@ def test_url_config_round_trip():
     at = open_page("pages/1_Train.py", cell="gru", hidden_size="24", lr="0.01", clip="none")
     cfg = state(at).config
     assert (cfg.cell, cfg.hidden_size, cfg.lr, cfg.clip) == ("gru", 24, 0.01, None)
-    assert at.selectbox(key="cfg_cell").value == "gru"
-    at.number_input(key="cfg_hidden_size").set_value(40).run()
+    assert widget(at, "selectbox", "cfg_cell").value == "gru"
+    widget(at, "number_input", "cfg_hidden_size").set_value(40).run()
     assert state(at).config.hidden_size == 40
     assert at.query_params["hidden_size"] == ["40"] or at.query_params["hidden_size"] == "40"
     assert "reset" in texts(at, "info")

@@ -18,6 +18,7 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
     jobs.configure_torch()
     state = get_state()
+    state.page = "".join(c for c in title.lower() if c.isalnum())[:24]
     navigation()
     config_sidebar(state)
     st.title(title)

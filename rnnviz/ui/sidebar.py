@@ -34,39 +34,37 @@ def config_sidebar(state: AppState) -> None:
 
 def _setting(state: AppState, name: str) -> None:
     """One RunConfig field's widget, valued from the config."""
-    s, key, value = SETTINGS[name], f"cfg_{name}", getattr(state.config, name)
-    change = {"on_change": _changed, "args": (state, name)}
+    s, key, value = SETTINGS[name], state.key(f"cfg_{name}"), getattr(state.config, name)
+    on_key = state.key(f"cfg_{name}_on")
+    change = {"on_change": _changed, "args": (state, name, key, on_key)}
     if s.optional:
-        st.session_state[f"{key}_on"] = value is not None
-        st.session_state[key] = float(value if value is not None else state.view.get(f"last_{name}", s.first))
-        on = st.checkbox(s.label, key=f"{key}_on", **change)
-        st.number_input(name.replace("_", " "), s.lo, s.hi, key=key, format="%g", disabled=not on, **change)
-        return
-    st.session_state[key] = value
-    if s.choices is not None:
-        st.selectbox(s.label, s.choices, key=key, format_func=cell_label if name == "cell" else str, **change)
+        on = st.checkbox(s.label, value is not None, key=on_key, **change)
+        shown = float(value if value is not None else state.view.get(f"last_{name}", s.first))
+        st.number_input(name.replace("_", " "), s.lo, s.hi, shown, key=key, format="%g", disabled=not on, **change)
+    elif s.choices is not None:
+        st.selectbox(s.label, s.choices, s.choices.index(value), key=key,
+                     format_func=cell_label if name == "cell" else str, **change)
     elif s.kind is int:
-        st.number_input(s.label, int(s.lo), int(s.hi), step=int(s.step or 1), key=key, **change)
+        st.number_input(s.label, int(s.lo), int(s.hi), value, step=int(s.step or 1), key=key, **change)
     else:
-        st.number_input(s.label, s.lo, s.hi, key=key, format="%g", help=s.help or None, **change)
+        st.number_input(s.label, s.lo, s.hi, float(value), key=key, format="%g", help=s.help or None, **change)
 
 
 def cell_label(cell: str) -> str:
     return SPECS[cell].label
 
 
-def _changed(state: AppState, name: str) -> None:
-    s, key = SETTINGS[name], f"cfg_{name}"
+def _changed(state: AppState, name: str, key: str, on_key: str) -> None:
     value = st.session_state[key]
-    if s.optional:
+    if SETTINGS[name].optional:
         state.view[f"last_{name}"] = float(value)
-        value = float(value) if st.session_state[f"{key}_on"] else None
+        value = float(value) if st.session_state[on_key] else None
     _propose(state, lambda: state.config.replace(**{name: value}))
 
 
 def _propose(state: AppState, build) -> None:
     """Apply a changed config, or keep the run and say why the change was refused."""
-    state.notice = None
+    state.notice, state.form = None, state.form + 1  # either way the widgets redraw from the config
     try:
         config = build()
     except (ConfigError, DatasetError) as err:
@@ -77,9 +75,9 @@ def _propose(state: AppState, build) -> None:
 
 def _dataset(state: AppState) -> None:
     name, params = _shown(state)
-    st.session_state["cfg_dataset"] = name
-    st.selectbox("Dataset", list(DATASETS), format_func=lambda n: DATASETS[n].title, key="cfg_dataset",
-                 on_change=_dataset_changed, args=(state,))
+    key = state.key("cfg_dataset")
+    st.selectbox("Dataset", list(DATASETS), list(DATASETS).index(name), format_func=lambda n: DATASETS[n].title,
+                 key=key, on_change=_dataset_changed, args=(state, key))
     _setting(state, "seq_len")
     spec = DATASETS[name]
     st.caption(spec.summary)
@@ -105,8 +103,8 @@ def _use_dataset(state: AppState, name: str, params: dict) -> None:
         state.view["pending_dataset"] = (name, params)
 
 
-def _dataset_changed(state: AppState) -> None:
-    name = st.session_state["cfg_dataset"]
+def _dataset_changed(state: AppState, key: str) -> None:
+    name = st.session_state[key]
     state.view.pop("pending_dataset", None)
     if name != state.config.dataset:
         _use_dataset(state, name, {})  # options are per dataset
@@ -114,30 +112,25 @@ def _dataset_changed(state: AppState) -> None:
 
 def _param(state: AppState, dataset: str, params: dict, p) -> None:
     """One dataset option's widget, valued from the shown options (or the option's default)."""
-    key = f"ds_{dataset}_{p.name}"
+    key = state.key(f"ds_{dataset}_{p.name}")
     value = params.get(p.name, p.default)
     label, extra = p.name.replace("_", " ").capitalize(), {"help": p.help or None, "on_change": _param_changed,
-                                                           "args": (state, p)}
+                                                           "args": (state, p, key), "key": key}
     if p.choices is not None:
-        st.session_state[key] = value
-        st.selectbox(label, list(p.choices), key=key, **extra)
+        st.selectbox(label, list(p.choices), list(p.choices).index(value), **extra)
     elif isinstance(p.default, bool):
-        st.session_state[key] = bool(value)
-        st.checkbox(label, key=key, **extra)
+        st.checkbox(label, bool(value), **extra)
     elif isinstance(p.default, int):
-        st.session_state[key] = int(value)
-        st.number_input(label, int(p.lo), int(p.hi), key=key, **extra)
+        st.number_input(label, int(p.lo), int(p.hi), int(value), **extra)
     elif isinstance(p.default, float):
-        st.session_state[key] = float(value)
-        st.number_input(label, float(p.lo), float(p.hi), key=key, format="%g", **extra)
+        st.number_input(label, float(p.lo), float(p.hi), float(value), format="%g", **extra)
     else:
-        st.session_state[key] = str(value)
-        st.text_input(label, key=key, **extra)
+        st.text_input(label, str(value), **extra)
 
 
-def _param_changed(state: AppState, p) -> None:
+def _param_changed(state: AppState, p, key: str) -> None:
     name, params = _shown(state)
-    value = st.session_state[f"ds_{name}_{p.name}"]
+    value = st.session_state[key]
     if value == p.default:
         params.pop(p.name, None)
     else:

@@ -32,6 +32,17 @@ class AppState:
     view_token: int = 0  # bumps when the run is replaced, so view widgets can reset
     view: dict = field(default_factory=dict)  # view state kept across pages (probe step, layer, samples, ...)
     drawn: dict = field(default_factory=dict)  # per control: (news, time) of the last full draw
+    page: str = ""  # the page being drawn (widget keys carry it: a widget is never shared by two pages)
+    form: int = 0  # bumps on every settings proposal, taken or refused, so the sidebar redraws from the config
+
+    def key(self, name: str) -> str:
+        """A widget key unique to this page and to the current config and run.
+
+        In a browser, widgets keyed the same on two pages can show a stale value after a page switch; a key
+        that changes with the page and with every change of the truth gives each widget a fresh start, its
+        value taken from the session (see rnnviz/ui/sidebar.py and views.py).
+        """
+        return f"{name}__{self.page}_{self.form}_{self.view_token}"
 
     @property
     def trainer(self) -> Trainer | None:

@@ -14,11 +14,21 @@ from rnnviz.record import Trace
 from rnnviz.ui.state import AppState
 
 
-def view_widget(state: AppState, name: str, default, widget: Callable, *args, **kwargs):
-    """`widget(*args, **kwargs)` valued from state.view[name] (or `default`); a change writes it back."""
-    key = f"view_{name}"
-    st.session_state[key] = state.view.get(name, default)
-    return widget(*args, key=key, on_change=_store, args=(state, name, key), **kwargs)
+def view_widget(state: AppState, name: str, default, widget: Callable, label: str, options=None, **kwargs):
+    """`widget(label, options, ...)` valued from state.view[name] (or `default`); a change writes it back."""
+    key, value = state.key(f"view_{name}"), state.view.get(name, default)
+    args = (label,) if options is None else (label, options)
+    return widget(*args, key=key, on_change=_store, args=(state, name, key), **_initial(widget, options, value),
+                  **kwargs)
+
+
+def _initial(widget: Callable, options, value) -> dict:
+    """The keyword that gives `widget` its starting value."""
+    if widget in (st.radio, st.selectbox):
+        return {"index": list(options).index(value)}
+    if widget is st.multiselect:
+        return {"default": value}
+    return {"value": value}
 
 
 def _store(state: AppState, name: str, key: str) -> None:
@@ -35,14 +45,14 @@ def probe_picker(state: AppState, key: str = "probe") -> tuple[int, Trace]:
     chosen = state.view.get("probe_step")
     if chosen not in steps:
         chosen = steps[-1]
-    st.session_state["view_probe_step"] = chosen
-    st.select_slider("Training step (probe)", steps, key="view_probe_step", on_change=_follow, args=(state, steps),
+    wkey = state.key("view_probe_step") + f"_{chosen}_{len(steps)}"  # following the latest moves the widget too
+    st.select_slider("Training step (probe)", steps, chosen, key=wkey, on_change=_follow, args=(state, steps, wkey),
                      help="Drag back to watch the views as they were earlier in training.")
     return probes[steps.index(chosen)]
 
 
-def _follow(state: AppState, steps: list[int]) -> None:
-    chosen = st.session_state["view_probe_step"]
+def _follow(state: AppState, steps: list[int], key: str) -> None:
+    chosen = st.session_state[key]
     state.view["probe_step"] = None if chosen == steps[-1] else chosen  # the latest: keep following it
 
 
@@ -60,7 +70,7 @@ def sample_picker(state: AppState, trace: Trace, key: str = "sample") -> int:
     B = trace.hidden.shape[1]
     if state.view.get("sample", 0) >= B:
         state.view["sample"] = 0
-    return view_widget(state, "sample", 0, st.number_input, "Probe sample", 0, B - 1,
+    return view_widget(state, "sample", 0, st.number_input, "Probe sample", min_value=0, max_value=B - 1,
                        help="Which of the fixed validation samples to show (the same on every page).")
 
 
