@@ -1,6 +1,6 @@
 """Time and peak memory of one training step, and of one probe, against seq_len and hidden size, per cell.
 
-Run: python bench/bench_scaling.py [--out artifacts/scaling] [--quick] [--fit]
+Run: python bench/bench_scaling.py [--out artifacts/scaling] [--reps 3] [--quick] [--fit]
 Grid: cells lstm, gru, rnn_tanh x seq_len 50, 200, 1000 x hidden 32, 128, 512 (batch 64, one layer, one torch
 thread, sine data). Per point: the median of --reps training steps (forward, backward, clipping, Adam) and of
 one probe (replay of probe_samples(config) <= 8 sequences), the memory autograd keeps for one step's backward
@@ -142,7 +142,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="artifacts/scaling")
+    ap.add_argument("--out", default=None, help="path without suffix (default artifacts/scaling[_quick])")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--fit", action="store_true")
@@ -159,7 +159,7 @@ def main() -> None:
                       f"kept {r['saved_mb']:7.1f} MB (estimate {r['estimate_mb']:7.1f}), peak +{r['peak_mb']:6.1f} MB, "
                       f"probe {r['probe_ms']:7.1f} ms "
                       f"(model {r['model_probe_ms']:7.1f}, {r['probe_samples']} samples)", flush=True)
-    out = Path(args.out)
+    out = Path(args.out or ("artifacts/scaling_quick" if args.quick else "artifacts/scaling"))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -18,7 +18,8 @@ def reader(run: Run, stop: threading.Event, errors: list, seen: list) -> None:
     try:
         while not stop.is_set():
             step, version = run.step, run.version
-            h, probes = run.history, run.probes
+            probes = run.probes  # read before history: a probe's row is recorded before the probe
+            h = run.history
             assert isinstance(h, pd.DataFrame) and len(h) >= step + 1  # recorded before the read: in the frame
             assert h["step"].tolist() == list(range(len(h)))  # every step once, in order, no gap
             assert h.notna()[["loss", "grad_norm"]].all().all() and list(h.columns[:7]) == list(BASE_COLUMNS)

@@ -1,0 +1,39 @@
+"""Side-by-side runs: the same data and seed, one run per cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rnnviz import metrics
+from rnnviz.config import RunConfig
+from rnnviz.model import parameter_count
+from rnnviz.train import Run
+
+MAX_CELLS = 4
+
+
+def variants(config: RunConfig, cells: list[str]) -> dict[str, RunConfig]:
+    """One config per cell, everything else equal (forget_bias only applies to the LSTM)."""
+    return {cell: config.replace(cell=cell, forget_bias=config.forget_bias if cell == "lstm" else None)
+            for cell in cells[:MAX_CELLS]}
+
+
+def summary(runs: dict[str, Run]) -> pd.DataFrame:
+    """One row per cell: parameters, steps, time per step, final losses and the dataset's metrics."""
+    rows = []
+    for cell, run in runs.items():
+        steps = max(run.step, 0)
+        row = {"cell": cell, "parameters": parameter_count(run.model), "steps": steps,
+               "ms/step": 1000 * run.seconds / steps if steps else np.nan,
+               "final val loss": run.history.val_loss.dropna().iloc[-1] if run.rows else np.nan}
+        row.update(metrics.evaluate_metrics(run.model, run.data))
+        if run.diverged_at is not None:
+            row["diverged at"] = run.diverged_at
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def last_grad_curves(runs: dict[str, Run]) -> dict[str, np.ndarray]:
+    """Batch-mean ||dL/dh_t|| (top layer) of each run's latest probe."""
+    return {cell: run.probes[-1][1].grad_norms[-1].mean(0) for cell, run in runs.items() if run.probes}

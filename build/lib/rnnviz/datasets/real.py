@@ -1,0 +1,147 @@
+"""Real data that ships with rnnviz or is uploaded: Mauna Loa CO2, a CSV series, and text.
+
+Series are split in time (validation = the last part) and text in the corpus, so no
+validation target is ever seen in training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnviz.datasets import DatasetError, Param, SequenceData, constant_token_baseline, register, regression_data
+from rnnviz.datasets.uploads import get_upload, parse_csv, parse_text
+
+DATA = Path(__file__).parent / "data"
+VAL_FRACTION = Param("val_fraction", 0.2, 0.05, 0.5, help="the last part of the series kept for validation")
+TRANSFORM = Param(
+    "transform", "zscore", choices=("zscore", "difference"),
+    help="zscore: values scaled by the training part's mean and std; difference: month-to-month changes, scaled",
+)
+
+
+def series_windows(values: np.ndarray, T: int, val_fraction: float, transform: str, what: str) -> SequenceData:
+    """Windows of T values -> the next value; validation targets are the last `val_fraction` of the series."""
+    series = np.diff(values) if transform == "difference" else np.asarray(values, dtype=np.float64)
+    split = int(round(len(series) * (1 - val_fraction)))
+    n_val, n_train = len(series) - split, split - T
+    if n_train < 1 or n_val < 1:
+        raise DatasetError(f"{what} has {len(values)} values: too few for seq_len={T} with {val_fraction:g} kept for "
+                           f"validation; it needs at least {int(np.ceil((T + 2) / (1 - val_fraction))) + 1} values, "
+                           "or a shorter seq_len")
+    mean, std = series[:split].mean(), series[:split].std() or 1.0  # statistics of the training part only
+    z = (series - mean) / std
+    if not np.isfinite(z).all():
+        raise DatasetError(f"{what} has values too large to scale; allowed: numbers below about 1e150")
+    windows = np.lib.stride_tricks.sliding_window_view(z, T + 1).copy()  # (len - T, T + 1): inputs, target
+    train, val = windows[:n_train], windows[n_train:]  # a training window ends before the split
+    return regression_data(
+        train[:, :T, None], train[:, T:], val[:, :T, None], val[:, T:],
+        baseline={"mse_last_value": float(((val[:, T:] - val[:, T - 1 : T]) ** 2).mean())},
+        description="",
+        extras={"mean": float(mean), "std": float(std), "split": split, "transform": transform,
+                "series": z.astype(np.float32)},
+    )
+
+
+def load_co2() -> tuple[list[str], np.ndarray]:
+    """Months and ppm values of the shipped Mauna Loa CSV."""
+    rows = [line.split(",") for line in (DATA / "co2_monthly.csv").read_text().splitlines()[2:]]
+    return [m for m, _ in rows], np.array([float(v) for _, v in rows])
+
+
+@register(
+    "co2",
+    "Mauna Loa CO2 (monthly, measured)",
+    params=(TRANSFORM, VAL_FRACTION),
+    summary="forecast next month's atmospheric CO2 from the last seq_len months (1958-2001)",
+)
+def co2(config, rng, transform, val_fraction) -> SequenceData:
+    months, ppm = load_co2()
+    T = config.seq_len
+    data = series_windows(ppm, T, val_fraction, transform, "the CO2 series")
+    data.extras["months"] = months
+    data.description = (
+        f"Monthly mean CO2 at Mauna Loa, {months[0]} to {months[-1]} ({len(ppm)} months, Scripps/NOAA, public "
+        f"domain). From the last {T} months the model forecasts the next; the last {val_fraction:.0%} of the years "
+        "is held out. Scaled by the training years only, so with 'zscore' validation asks the model to extrapolate "
+        "a rising trend, while 'difference' leaves the yearly cycle to learn."
+    )
+    return data
+
+
+@register(
+    "csv",
+    "Your CSV time series (upload)",
+    params=(
+        Param("upload", "", help="key of an uploaded CSV (set by the upload widget)"),
+        Param("column", "", help="numeric column to forecast; empty = the last numeric column"),
+        TRANSFORM,
+        VAL_FRACTION,
+    ),
+    summary="forecast the next value of your own series",
+)
+def csv_series(config, rng, upload, column, transform, val_fraction) -> SequenceData:
+    if not upload:
+        raise DatasetError("no CSV uploaded yet; upload a CSV file with a column of numbers")
+    filename, content = get_upload(upload)
+    values, info = parse_csv(content, column or None, min_rows=config.seq_len + 1)
+    data = series_windows(values, config.seq_len, val_fraction, transform, f"column {info['column']!r}")
+    data.extras["csv"] = info
+    dropped = f" {info['dropped']} empty, NaN or infinite values were dropped." if info["dropped"] else ""
+    data.description = (
+        f"Your series {info['column']!r} from {filename} ({info['rows']} values). From the last {config.seq_len} "
+        f"values the model forecasts the next; the last {val_fraction:.0%} is held out for validation and the "
+        f"values are scaled by the training part only.{dropped}"
+    )
+    return data
+
+
+def python_help_text() -> str:
+    """Python's own interactive help (pydoc topics): real prose and code, present in every install."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+@register(
+    "text",
+    "Text (next character)",
+    params=(
+        Param("upload", "", help="key of an uploaded .txt; empty = Python's own help text"),
+        Param("n_train", 2000, 16, 50_000, help="training windows"),
+        Param("n_val", 256, 8, 5000, help="validation windows"),
+    ),
+    summary="character-level language model on Python's help text or your own .txt",
+)
+def text(config, rng, upload, n_train, n_val) -> SequenceData:
+    T = config.seq_len
+    if upload:
+        filename, content = get_upload(upload)
+        corpus, source = parse_text(content, min_chars=2 * (T + 1)), filename
+    else:
+        corpus, source = python_help_text(), "Python's help text (pydoc_data.topics)"
+    vocab, ids = np.unique(np.frombuffer(corpus.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)
+    split = max(T + 1, min(len(ids) - (T + 1), int(len(ids) * 0.9)))  # val = the last 10%, one window at least
+    x_train, y_train = _char_windows(rng, ids[:split], T, n_train)
+    x_val, y_val = _char_windows(rng, ids[split:], T, n_val)
+    return SequenceData(
+        task="next_token",
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
+        input_size=len(vocab), output_size=len(vocab), vocab=[chr(c) for c in vocab],
+        baseline=constant_token_baseline(y_train, y_val, len(vocab)),
+        description=(
+            f"Windows of {T} characters from {source} ({len(ids):,} characters, {len(vocab)} distinct); at every "
+            "step the model predicts the next character. Validation windows come from the last 10% of the text, "
+            "which training never sees. Watch which units track quotes, brackets or the position in a line."
+        ),
+        extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source},
+    )
+
+
+def _char_windows(rng, ids: np.ndarray, T: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    starts = rng.integers(0, len(ids) - T, size=n)  # windows of T + 1 inside this part
+    windows = torch.as_tensor(ids[starts[:, None] + np.arange(T + 1)], dtype=torch.long)  # (n, T+1)
+    return windows[:, :-1], windows[:, 1:]

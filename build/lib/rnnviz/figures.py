@@ -1,0 +1,465 @@
+"""Plotly figure builders, one per view: data (numpy / pandas) in, go.Figure out.
+
+Every figure is downsampled to at most MAX_POINTS plotted values (heatmap cells count
+one each), so a live page never ships megabytes to the browser.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from rnnviz.analysis import GATE_KIND, Decay, decay_rate, downsample, downsample_index, param_grad_columns
+
+MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
+LINE_POINTS = 4_000  # a curve never needs more than this on a screen
+PALETTE = qualitative.Plotly
+GATE_SCALES = {  # colour axis per kind of gate: sigmoid in [0, 1], tanh in [-1, 1]
+    "sigmoid": dict(cmin=0, cmax=1, colorscale="Viridis"),
+    "tanh": dict(cmin=-1, cmax=1, colorscale="RdBu_r"),
+}
+
+CAPTIONS = {
+    "loss_curves": "Training and validation loss against step; the dashed line is what a model that learned "
+    "nothing scores, so a curve that never leaves it has learned nothing.",
+    "predictions": "Each dot is a validation sample, its prediction against its target; a model that has "
+    "learned puts the dots on the diagonal, one that has not predicts a flat line near the mean.",
+    "confusion": "Rows are the true classes and columns the predicted ones; a model that has learned "
+    "fills the diagonal, one at chance spreads counts evenly across a row.",
+    "pca_trajectories": "Each line is one sequence's hidden state moving through time, projected on the "
+    "top principal axes fitted over the whole run; look for trajectories that separate by class or settle "
+    "into loops and fixed points as training goes on.",
+    "state_heatmap": "Every hidden unit (row) at every time step (column), blue negative and red positive; "
+    "look for units that switch at a marker and then hold their value, which is memory.",
+    "gate_heatmaps": "Each gate's activation per unit and time step; a forget or update gate near 1 keeps "
+    "the past, near 0 wipes it, and stripes that hold across time are units carrying memory.",
+    "gate_histograms": "How each gate's activations are distributed over all units, steps and samples; "
+    "mass piled at 0 or 1 means saturated gates that act as switches.",
+    "saturation_scatter": "Each dot is a unit: how often it is left-saturated (x) against right-saturated (y); "
+    "units near the axes or the x + y = 1 edge act as switches, units near the origin stay in between.",
+    "saturation_over_training": "The unit-average saturation of every gate at each probe; watch gates "
+    "move from undecided to switch-like as the model learns.",
+    "grad_norms_over_time": "How much the loss at the last step depends on the hidden state at each earlier "
+    "step (log scale, latest probe bold); a straight falling line to the left is vanishing gradient, with "
+    "the fitted share kept per step back in the legend.",
+    "grad_heatmap": "The same gradient norms for every probe (rows, training step) and time step (columns) "
+    "in log10 colour; a dark left side means early inputs cannot influence learning.",
+    "param_grad_norms": "Gradient norm of every parameter tensor over training (log scale), with ticks where "
+    "clipping fired; spikes that hit the clip threshold are exploding gradients being tamed.",
+    "spectral_radius": "Largest |eigenvalue| of each recurrent weight block over training; below the dashed "
+    "line at 1 repeated multiplication shrinks signals (vanishing), above it they can grow (exploding).",
+    "saliency": "How strongly the loss depends on each input x_t (log colour), per probe sample; a model that "
+    "solved a long-range task lights up at the time steps that matter, however early.",
+    "sparkline": "Training loss so far.",
+    "compare_losses": "Validation loss of each cell on the same data and seed (training loss faint); the cell "
+    "whose curve leaves the dashed baseline first and lowest learned the task best.",
+    "compare_grad_curves": "Each cell's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
+    "share kept per step back in the legend; the flatter the line, the further back the cell can learn from.",
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def figure_points(fig: go.Figure) -> int:
+    """Values a figure ships: x, y and z entries summed over its traces (heatmap z counts cells)."""
+    total = 0
+    for trace in fig.data:
+        d = trace.to_plotly_json()
+        total += sum(np.size(d[k]) for k in ("x", "y", "z") if d.get(k) is not None)
+    return total
+
+
+def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white", title=dict(text=title, x=0.01, font_size=15), height=height,
+        margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x, yaxis_title=y, uirevision="keep",
+    )
+    return fig
+
+
+def _floats(values) -> np.ndarray:
+    """float64 array with non-finite values as NaN (plotly draws gaps)."""
+    a = np.asarray(pd.to_numeric(pd.Series(np.ravel(values)), errors="coerce"), dtype=np.float64)
+    a = a.reshape(np.shape(values))
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def _positive(values) -> np.ndarray:
+    """For log axes: zeros and non-finite values become gaps."""
+    a = _floats(values)
+    return np.where(a > 0, a, np.nan)
+
+
+def _grid(n_rows: int, n_cols: int, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices whose cells plus axis labels, (rows + 1)(cols + 1) - 1, fit `max_points`."""
+    if (n_rows + 1) * (n_cols + 1) - 1 <= max_points:
+        return np.arange(n_rows), np.arange(n_cols)
+    small = min(n_rows, n_cols, math.isqrt(max_points + 1) - 1)
+    large = (max_points + 1) // (small + 1) - 1
+    if n_rows <= n_cols:
+        return downsample_index(n_rows, small), downsample_index(n_cols, large)
+    return downsample_index(n_rows, large), downsample_index(n_cols, small)
+
+
+def _hline(fig: go.Figure, x0: float, x1: float, level: float, name: str, color: str, dash: str = "dash"):
+    fig.add_scatter(x=[x0, x1], y=[level, level], mode="lines", name=name, line=dict(color=color, dash=dash))
+
+
+def _loss_level(metrics: dict | None) -> float | None:
+    metrics = metrics or {}
+    level = metrics.get("mse", metrics.get("loss"))
+    return None if level is None else float(level)
+
+
+# ---------------------------------------------------------------- Train page
+
+
+def loss_curves(history: pd.DataFrame, baseline: dict, solved: dict | None = None, log_y: bool = False):
+    """Training and validation loss against step, the learned-nothing baseline dashed, divergence marked."""
+    fig = go.Figure()
+    h = downsample(history, LINE_POINTS)
+    fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name="training loss",
+                    line=dict(width=1, color=PALETTE[0]))
+    val = downsample(history[np.isfinite(_floats(history["val_loss"]))], LINE_POINTS)
+    fig.add_scatter(x=val["step"].to_numpy(), y=_floats(val["val_loss"]), mode="lines+markers",
+                    name="validation loss", line=dict(width=2, color=PALETTE[1]), marker_size=4)
+    x0, x1 = (history["step"].min(), history["step"].max()) if len(history) else (0, 1)
+    if (level := _loss_level(baseline)) is not None:
+        _hline(fig, x0, x1, level, "baseline (learned nothing)", "grey")
+    if (level := _loss_level(solved)) is not None:
+        _hline(fig, x0, x1, level, "solved below", "green", dash="dot")
+    for step in history.loc[history["diverged"].astype(bool), "step"] if len(history) else []:
+        fig.add_vline(x=step, line_color="red", annotation_text="diverged")
+    fig.update_yaxes(type="log" if log_y else "linear")
+    return _style(fig, "Loss", "training step", "loss")
+
+
+def predictions(outputs: np.ndarray, targets: np.ndarray):
+    """Regression: prediction against target for each validation value, with the y = x line."""
+    pred, true = _floats(outputs).ravel(), _floats(targets).ravel()
+    keep = downsample_index(len(true), MAX_POINTS // 2 - 2)
+    pred, true = pred[keep], true[keep]
+    fig = go.Figure()
+    fig.add_scatter(x=true, y=pred, mode="markers", name="validation samples", marker=dict(size=5, opacity=0.6))
+    finite = np.concatenate([true, pred])[np.isfinite(np.concatenate([true, pred]))]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect prediction",
+                    line=dict(color="grey", dash="dash"))
+    return _style(fig, "Predictions vs targets", "target", "prediction")
+
+
+def confusion(matrix: np.ndarray, labels: list[str] | None = None):
+    """Counts of true class (rows) against predicted class (columns)."""
+    matrix = np.asarray(matrix)
+    labels = [str(x) for x in (labels if labels is not None else range(len(matrix)))]
+    idx = downsample_index(len(matrix), math.isqrt(MAX_POINTS + 1) - 1)
+    z, names = matrix[np.ix_(idx, idx)], [labels[i] for i in idx]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=names, y=names, colorscale="Blues", colorbar_title="count",
+        texttemplate="%{z}" if len(idx) <= 30 else None,
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{z} samples<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return _style(fig, "Confusion matrix", "predicted class", "true class")
+
+
+def sparkline(history: pd.DataFrame):
+    """A tiny training-loss line for the home page."""
+    h = downsample(history, 300)
+    fig = go.Figure(go.Scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name="loss",
+                               line=dict(width=1.5, color=PALETTE[0])))
+    _style(fig, "loss", "step", "loss", height=110)
+    fig.update_layout(margin=dict(l=4, r=4, t=24, b=4), title_font_size=12, showlegend=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, title_font_size=10)
+    fig.update_yaxes(showticklabels=False, showgrid=False, title_font_size=10)
+    return fig
+
+
+# ---------------------------------------------------------------- Hidden states page
+
+
+def _trajectory_styles(B: int, color, class_names, t_idx: np.ndarray, dims: int) -> list[dict]:
+    """Per-sample trace styles: grey paths with time-coloured markers, or one colour per class."""
+    if isinstance(color, str):
+        marker = dict(color=t_idx, coloraxis="coloraxis", size=3 if dims == 3 else 5)
+        line = dict(color="rgba(110,110,110,0.45)", width=1)
+        return [dict(marker=marker, line=line, name="trajectory", legendgroup="trajectory", showlegend=b == 0)
+                for b in range(B)]
+    labels = np.asarray(color).tolist()
+    classes, styles = list(dict.fromkeys(labels)), []
+    for b, label in enumerate(labels):
+        name = f"class {class_names[int(label)] if class_names is not None else label}"
+        c = PALETTE[classes.index(label) % len(PALETTE)]
+        styles.append(dict(marker=dict(color=c, size=3), line=dict(color=c, width=2), name=name,
+                           legendgroup=name, showlegend=label not in labels[:b]))
+    return styles
+
+
+def _pca_axes(fig: go.Figure, titles: list[str], ranges, dims: int) -> None:
+    r = np.asarray(ranges, dtype=np.float64) if ranges is not None else [None] * dims
+    if dims == 3:
+        axes = {f"{a}axis": dict(title=t, range=rg) for a, t, rg in zip("xyz", titles, r, strict=False)}
+        fig.update_layout(scene=axes, scene_aspectmode="cube")
+    else:
+        fig.update_xaxes(range=r[0])
+        fig.update_yaxes(range=r[1])
+
+
+def pca_trajectories(points: np.ndarray, dims: int = 2, color="time", explained: np.ndarray | None = None,
+                     ranges: np.ndarray | None = None, class_names: list[str] | None = None):
+    """Hidden-state paths (B, T, k) on the first `dims` principal axes; markers coloured by time or class.
+
+    `color` is "time" or a (B,) array of class labels; `ranges` (k, 2) pins the axes across probes.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    B, T, _ = points.shape
+    t_idx = downsample_index(T, max(2, MAX_POINTS // (B * dims) - 2))
+    p = points[:, t_idx, :dims]  # (B, t, dims)
+    titles = [f"PC{i + 1}" + (f" ({explained[i]:.0%})" if explained is not None else "") for i in range(dims)]
+    scatter = go.Scatter3d if dims == 3 else go.Scatter
+    xyz = lambda a: dict(zip("xyz", np.moveaxis(a, -1, 0), strict=False))  # (..., dims) -> x=, y=, z=
+    fig = go.Figure()
+    for b, style in enumerate(_trajectory_styles(B, color, class_names, t_idx, dims)):
+        fig.add_trace(scatter(mode="lines+markers", **xyz(p[b]), **style, text=t_idx,
+                              hovertemplate=f"sample {b}, t = %{{text}}<extra></extra>"))
+    fig.add_trace(scatter(mode="markers", name="start (t = 0)", **xyz(p[:, 0]),
+                          marker=dict(symbol="circle-open", size=8, color="black")))
+    fig.add_trace(scatter(mode="markers", name=f"end (t = {T - 1})", **xyz(p[:, -1]),
+                          marker=dict(symbol="diamond" if dims == 3 else "x", size=7, color="black")))
+    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=T - 1, colorbar_title="time step"))
+    _style(fig, "Hidden-state trajectories (PCA)", titles[0], titles[1], height=480)
+    # legend above the plot, so it never sits on the time colour bar
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      margin_t=60)
+    _pca_axes(fig, titles, ranges, dims)
+    return fig
+
+
+def state_heatmap(values: np.ndarray, title: str = "Hidden state h_t"):
+    """Units (rows) by time steps (columns) of one sample's (T, H) states, diverging colours centred at 0."""
+    values = _floats(values)
+    t_idx, u_idx = _grid(*values.shape, MAX_POINTS)
+    z = values[np.ix_(t_idx, u_idx)].T  # (units, time)
+    m = np.nanmax(np.abs(z)) if np.isfinite(z).any() else 1.0
+    m = m if m > 0 else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=t_idx, y=u_idx, colorscale="RdBu_r", zmid=0, zmin=-m, zmax=m,
+                               colorbar_title="value", hovertemplate="t %{x}, unit %{y}: %{z:.3f}<extra></extra>"))
+    return _style(fig, title, "time step t", "unit")
+
+
+# ---------------------------------------------------------------- Gates page
+
+
+def _gate_coloraxes(gates: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """(gate name -> coloraxis id, kind -> coloraxis id): one colour bar per kind (sigmoid, tanh, unbounded)."""
+    kinds = list(dict.fromkeys(GATE_KIND.get(name, "linear") for name in gates))
+    ids = {kind: "coloraxis" + (str(i + 1) if i else "") for i, kind in enumerate(kinds)}
+    return {name: ids[GATE_KIND.get(name, "linear")] for name in gates}, ids
+
+
+def gate_heatmaps(gates: dict[str, np.ndarray]):
+    """One units x time heatmap per gate (each (T, H)): sigmoid gates on [0, 1], tanh gates on [-1, 1]."""
+    names = list(gates)
+    fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=0.08)
+    axis_of, ids = _gate_coloraxes(gates)
+    for row, name in enumerate(names, start=1):
+        values = _floats(gates[name])
+        t_idx, u_idx = _grid(*values.shape, MAX_POINTS // len(names))
+        hover = f"{name}<br>t %{{x}}, unit %{{y}}: %{{z:.3f}}<extra></extra>"
+        fig.add_trace(go.Heatmap(z=values[np.ix_(t_idx, u_idx)].T, x=t_idx, y=u_idx, coloraxis=axis_of[name],
+                                 name=name, hovertemplate=hover), row=row, col=1)
+        fig.update_yaxes(title_text="unit", row=row, col=1)
+    for i, (kind, axis) in enumerate(ids.items()):
+        if kind in GATE_SCALES:
+            scale = GATE_SCALES[kind]
+        else:
+            m = max(float(np.nanmax(np.abs(_floats(gates[n])), initial=0)) for n in names if axis_of[n] == axis)
+            scale = dict(cmin=-m or -1, cmax=m or 1, colorscale="RdBu_r")
+        fig.update_layout({axis: dict(**scale, colorbar=dict(title=kind, x=1.0 + 0.1 * i, len=0.8))})
+    _style(fig, "Gate activations", "", "unit", height=170 * len(names) + 70)
+    fig.update_xaxes(title_text="time step t", row=len(names), col=1)
+    return fig
+
+
+def gate_histograms(gates: dict[str, np.ndarray], bins: int = 50):
+    """Overlaid distributions of every gate, on shared bins, histogrammed here so the payload stays small."""
+    flat = {}
+    for name, v in gates.items():
+        v = np.asarray(v, dtype=np.float64).ravel()
+        v = v[downsample_index(v.size, 2_000_000)]
+        flat[name] = v[np.isfinite(v)]
+    every = np.concatenate(list(flat.values())) if flat else np.zeros(0)
+    lo, hi = (every.min(), every.max()) if every.size else (0.0, 1.0)
+    lo, hi = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+    edges = np.linspace(lo, hi, bins + 1)
+    fig = go.Figure()
+    for i, (name, v) in enumerate(flat.items()):
+        counts, _ = np.histogram(v, edges)
+        fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts / max(v.size, 1), width=edges[1] - edges[0],
+                    name=name, opacity=0.55, marker_color=PALETTE[i % len(PALETTE)])
+    fig.update_layout(barmode="overlay", bargap=0)
+    return _style(fig, "Gate distributions", "activation", "fraction of entries")
+
+
+def _saturation_labels(gate_name: str) -> tuple[str, str]:
+    if gate_name == "state":
+        return "fraction of time |h| < 0.1 (ReLU: h = 0, dead)", "fraction of time |h| > 0.9 (ReLU: h > 0)"
+    lo = "-0.9" if GATE_KIND.get(gate_name) == "tanh" else "0.1"
+    return f"fraction of time < {lo} (left-saturated)", "fraction of time > 0.9 (right-saturated)"
+
+
+def saturation_scatter(frac_low: np.ndarray, frac_high: np.ndarray, gate_name: str,
+                       x_label: str | None = None, y_label: str | None = None):
+    """Karpathy's saturation plot: per unit, fraction of time left-saturated (x) vs right-saturated (y).
+
+    Labels default to the gate's thresholds; pass a Saturation's low_label / high_label to be exact.
+    """
+    low, high = _floats(frac_low), _floats(frac_high)
+    x_default, y_default = _saturation_labels(gate_name)
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", name="x + y = 1 (always saturated)",
+                    line=dict(color="grey", dash="dash"))
+    fig.add_scatter(x=low, y=high, mode="markers", name="units", text=np.arange(len(low)),
+                    marker=dict(size=8, opacity=0.7, color=PALETTE[0]),
+                    hovertemplate="unit %{text}<br>low %{x:.2f}, high %{y:.2f}<extra></extra>")
+    fig.update_xaxes(range=[-0.03, 1.03], constrain="domain")
+    fig.update_yaxes(range=[-0.03, 1.03], scaleanchor="x", scaleratio=1)
+    return _style(fig, f"{gate_name}: saturation per unit", x_label or x_default, y_label or y_default, height=420)
+
+
+def saturation_over_training(df: pd.DataFrame):
+    """Unit-mean low (solid) and high (dashed) saturation per gate against training step."""
+    fig = go.Figure()
+    for i, (gate, g) in enumerate(df.groupby("gate", sort=False)):
+        g = downsample(g.sort_values("step"), LINE_POINTS)
+        c = PALETTE[i % len(PALETTE)]
+        low = g["low_label"].iloc[0] if "low_label" in g else f"{gate} low"
+        high = g["high_label"].iloc[0] if "high_label" in g else f"{gate} high"
+        fig.add_scatter(x=g["step"].to_numpy(), y=_floats(g["mean_low"]), mode="lines+markers", name=low,
+                        line=dict(color=c), legendgroup=gate)
+        fig.add_scatter(x=g["step"].to_numpy(), y=_floats(g["mean_high"]), mode="lines+markers", name=high,
+                        line=dict(color=c, dash="dash"), legendgroup=gate)
+    fig.update_yaxes(range=[0, 1])
+    return _style(fig, "Saturation over training", "training step", "mean fraction of time")
+
+
+# ---------------------------------------------------------------- Gradients page
+
+
+def grad_norms_over_time(curves: list[tuple[int, np.ndarray]], decay: Decay | None = None, max_curves: int = 20):
+    """||dL/dh_t|| against t on a log axis, one curve per probe (latest bold), with the fitted decay."""
+    curves = [curves[i] for i in downsample_index(len(curves), max_curves)]
+    per_curve = MAX_POINTS // (2 * (len(curves) + 1))
+    fig = go.Figure()
+    for i, (step, norms) in enumerate(curves):
+        t = downsample_index(len(norms), per_curve)
+        latest = i == len(curves) - 1
+        opacity = 1.0 if latest else 0.15 + 0.45 * i / max(len(curves) - 1, 1)
+        fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", opacity=opacity,
+                        name=f"step {step} (latest)" if latest else "earlier probes",
+                        legendgroup="latest" if latest else "earlier", showlegend=latest or i == 0,
+                        line=dict(color=PALETTE[0] if latest else "grey", width=3 if latest else 1),
+                        hovertemplate=f"step {step}<br>t %{{x}}: %{{y:.3g}}<extra></extra>")
+    if decay is not None and decay.ok:
+        t = downsample_index(len(decay.fitted), per_curve)
+        fig.add_scatter(x=t, y=decay.fitted[t], mode="lines", name=f"fit: {decay.label}",
+                        line=dict(color=PALETTE[1], dash="dash", width=2))
+    fig.update_yaxes(type="log", exponentformat="power")
+    return _style(fig, "Gradient norm through time", "time step t (gradients flow from the last step back)",
+                  "‖∂L/∂h_t‖")
+
+
+def grad_heatmap(steps: np.ndarray, matrix: np.ndarray):
+    """Batch-mean ||dL/dh_t|| per probe (rows: training step) and time step (columns), log10 colour."""
+    matrix = _positive(matrix)
+    s_idx, t_idx = _grid(*matrix.shape, MAX_POINTS)
+    z = np.log10(matrix[np.ix_(s_idx, t_idx)])
+    fig = go.Figure(go.Heatmap(z=z, x=t_idx, y=np.asarray(steps)[s_idx], colorscale="Viridis",
+                               colorbar_title="log10 ‖∂L/∂h_t‖",
+                               hovertemplate="step %{y}, t %{x}: 10^%{z:.2f}<extra></extra>"))
+    return _style(fig, "Gradient norm: training step × time step", "time step t", "training step")
+
+
+def param_grad_norms(history: pd.DataFrame, clip: float | None = None):
+    """Per-parameter gradient norms over training (log y), the total, and ticks where clipping fired."""
+    cols = param_grad_columns(history)
+    marks = MAX_POINTS // 10  # clipping ticks get a tenth of the budget, the curves share the rest
+    h = downsample(history, min(LINE_POINTS, (MAX_POINTS - 2 * marks - 4) // (2 * (len(cols) + 1))))
+    fig = go.Figure()
+    for i, col in enumerate(cols):
+        fig.add_scatter(x=h["step"].to_numpy(), y=_positive(h[col]), mode="lines", line=dict(width=1),
+                        name=col.removeprefix("grad/").removeprefix("rnn."), marker_color=PALETTE[i % len(PALETTE)])
+    fig.add_scatter(x=h["step"].to_numpy(), y=_positive(h["grad_norm"]), mode="lines", name="total",
+                    line=dict(width=2, color="black"))
+    clipped = downsample(history[history["clipped"].astype(bool)], marks // 2)
+    fig.add_scatter(x=clipped["step"].to_numpy(), y=_positive(clipped["grad_norm"]), mode="markers",
+                    name=f"clipped ({int(history['clipped'].astype(bool).sum())} steps)",
+                    marker=dict(symbol="line-ns-open", size=10, color="red"))
+    if clip is not None and len(history):
+        _hline(fig, history["step"].min(), history["step"].max(), clip, "clip threshold", "red", dash="dot")
+    fig.update_yaxes(type="log", exponentformat="power")
+    return _style(fig, "Parameter gradient norms", "training step", "gradient norm")
+
+
+def spectral_radius(df: pd.DataFrame):
+    """Spectral radius of each W_hh gate block against training step, with the critical line at 1."""
+    fig = go.Figure()
+    layers = df["layer"].nunique() if len(df) else 1
+    for i, ((layer, gate), g) in enumerate(df.groupby(["layer", "gate"], sort=False)):
+        g = downsample(g.sort_values("step"), LINE_POINTS)
+        fig.add_scatter(x=g["step"].to_numpy(), y=_floats(g["radius"]), mode="lines+markers",
+                        name=gate if layers == 1 else f"layer {layer} {gate}", line=dict(color=PALETTE[i % 10]))
+    x0, x1 = (df["step"].min(), df["step"].max()) if len(df) else (0, 1)
+    _hline(fig, x0, x1, 1.0, "radius 1: vanish below, explode above", "grey")
+    return _style(fig, "Spectral radius of W_hh", "training step", "max |eigenvalue|")
+
+
+def saliency(values: np.ndarray):
+    """||dL/dx_t|| per probe sample (rows) and time step (columns), log10 colour."""
+    values = _positive(np.asarray(values).reshape(-1, np.shape(values)[-1]))
+    b_idx, t_idx = _grid(*values.shape, MAX_POINTS)
+    fig = go.Figure(go.Heatmap(z=np.log10(values[np.ix_(b_idx, t_idx)]), x=t_idx, y=b_idx, colorscale="Viridis",
+                               colorbar_title="log10 ‖∂L/∂x_t‖",
+                               hovertemplate="sample %{y}, t %{x}: 10^%{z:.2f}<extra></extra>"))
+    return _style(fig, "Input saliency ‖∂L/∂x_t‖", "time step t", "probe sample")
+
+
+# ---------------------------------------------------------------- Compare page
+
+
+def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict, log_y: bool = False):
+    """Validation (solid) and training (faint) loss of each cell against step, with the shared baseline."""
+    fig = go.Figure()
+    per_line = min(LINE_POINTS, (MAX_POINTS - 4) // (4 * max(len(histories), 1)))
+    for i, (cell, history) in enumerate(histories.items()):
+        c = PALETTE[i % len(PALETTE)]
+        h = downsample(history, per_line)
+        fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name=f"{cell} training",
+                        line=dict(color=c, width=1), opacity=0.35, legendgroup=cell)
+        val = downsample(history[np.isfinite(_floats(history["val_loss"]))], per_line)
+        fig.add_scatter(x=val["step"].to_numpy(), y=_floats(val["val_loss"]), mode="lines",
+                        name=f"{cell} validation", line=dict(color=c, width=2.5), legendgroup=cell)
+    last = max((int(h["step"].max()) for h in histories.values() if len(h)), default=1)
+    if (level := _loss_level(baseline)) is not None:
+        _hline(fig, 0, last, level, "baseline (learned nothing)", "grey")
+    fig.update_yaxes(type="log" if log_y else "linear")
+    return _style(fig, "Loss by cell", "training step", "loss")
+
+
+def compare_grad_curves(curves: dict[str, np.ndarray]):
+    """Each cell's batch-mean ||dL/dh_t|| against t (log y), its fitted factor per step back in the name."""
+    fig = go.Figure()
+    per_curve = MAX_POINTS // (2 * max(len(curves), 1))
+    for i, (cell, norms) in enumerate(curves.items()):
+        t = downsample_index(len(norms), per_curve)
+        fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", name=f"{cell}: {decay_rate(norms).label}",
+                        line=dict(color=PALETTE[i % len(PALETTE)], width=2))
+    fig.update_yaxes(type="log", exponentformat="power")
+    return _style(fig, "Gradient norm through time by cell", "time step t", "‖∂L/∂h_t‖")

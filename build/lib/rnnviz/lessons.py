@@ -1,0 +1,116 @@
+"""One-click lessons: each reproduces a set-up or a claim of the tutorials rnnviz grew from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnviz.config import RunConfig
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    title: str
+    claim: str  # what the lesson shows, in one or two sentences
+    look: str  # where to look and what to see
+    page: str  # the page that shows it best
+    config: RunConfig
+    compare: tuple[str, ...] = ()  # cells to run side by side on the Compare page
+
+
+ADDING = dict(dataset="adding", seq_len=50, hidden_size=64, batch_size=64, lr=3e-3, clip=1.0)
+
+LESSONS = (
+    Lesson(
+        "sine", "Forecast a sine wave",
+        "A small vanilla RNN learns to predict the next value of a sine wave from the last 20.",
+        "Train: the loss drops far below the baseline and predictions sit on the targets. "
+        "Hidden states: the trajectories close into loops — the network has learnt a rhythm.",
+        "pages/1_Train.py",
+        RunConfig(cell="rnn_tanh", hidden_size=32, seq_len=20, dataset="sine", steps=300),
+    ),
+    Lesson(
+        "vanish", "Watch gradients vanish",
+        "In a vanilla tanh RNN the gradient of the last step's loss shrinks geometrically as it flows back "
+        "in time, so early inputs cannot be learnt from (the adding problem at T = 50).",
+        "Gradients: ||dL/dh_t|| falls by orders of magnitude from t = 50 back to t = 1; the fitted factor per "
+        "step is below 1. Train: the loss stays at the baseline 0.167.",
+        "pages/4_Gradients.py",
+        RunConfig(cell="rnn_tanh", steps=600, **ADDING),
+    ),
+    Lesson(
+        "lstm_remembers", "An LSTM remembers what an RNN forgets",
+        "On the adding problem at T = 50 an LSTM's gradient reaches the first steps, and it solves the task "
+        "(mean absolute error below 0.04) where the vanilla RNN stays at the baseline.",
+        "Compare: the LSTM's loss leaves the baseline; its gradient curve is flat where the RNN's falls. "
+        "Gates: forget gates near 1 carry the marked values.",
+        "pages/5_Compare.py",
+        RunConfig(cell="lstm", steps=2000, probe_every=100, eval_every=50, **ADDING),
+        compare=("rnn_tanh", "lstm", "gru"),
+    ),
+    Lesson(
+        "explode", "Make gradients explode (W_hh radius 1.5, no clipping)",
+        "When the recurrent weights' spectral radius is above 1, gradients can grow as they flow back in time "
+        "and training becomes unstable.",
+        "Gradients: ||dL/dh_t|| grows going back in time; the spectral radius starts at 1.5; the parameter "
+        "gradient norms spike. Try the next lesson to see clipping tame it.",
+        "pages/4_Gradients.py",
+        RunConfig(cell="rnn_tanh", recurrent_radius=1.5, clip=None, lr=0.05, optimizer="sgd", steps=300, **{
+            k: v for k, v in ADDING.items() if k not in ("lr", "clip")}),
+    ),
+    Lesson(
+        "clip", "Clipping tames the explosion",
+        "The same exploding set-up with the global gradient norm clipped to 1: updates stay bounded.",
+        "Gradients: clipping events are marked on the parameter-gradient plot; the loss curve is smooth.",
+        "pages/4_Gradients.py",
+        RunConfig(cell="rnn_tanh", recurrent_radius=1.5, clip=1.0, lr=0.05, optimizer="sgd", steps=300, **{
+            k: v for k, v in ADDING.items() if k not in ("lr", "clip")}),
+    ),
+    Lesson(
+        "radius_small", "W_hh radius 0.5: the gradient dies within a few steps",
+        "With the recurrent weights' spectral radius below 1 every step back in time multiplies the gradient "
+        "by less than 1.",
+        "Gradients: a steep straight line on the log axis; the fitted factor per step is well below 1.",
+        "pages/4_Gradients.py",
+        RunConfig(cell="rnn_tanh", recurrent_radius=0.5, steps=300, **ADDING),
+    ),
+    Lesson(
+        "keras_noise", "The Keras SimpleRNN example (white noise)",
+        "The first tutorial's set-up: SimpleRNN(50) on 1000 random sequences of 10 steps with random targets, "
+        "batch 32, 10 epochs (320 steps). There is nothing to learn.",
+        "Train: the validation loss stays at the baseline 1/12 whatever the cell.",
+        "pages/1_Train.py",
+        RunConfig(cell="rnn_tanh", hidden_size=50, seq_len=10, dataset="white_noise",
+                  dataset_params={"n_train": 1000}, batch_size=32, steps=320, lr=1e-3, clip=None),
+    ),
+    Lesson(
+        "keras_sine", "The Keras SimpleRNN example (sine, one step per sample)",
+        "The third tutorial's set-up: SimpleRNN(32) on 100 points of a sine over [0, 10π], one time step per "
+        "sample, target the curve shifted by 0.1; 10 epochs at batch 32.",
+        "Train: with one step per sample the 'recurrence' never runs — the RNN acts as a small feed-forward net.",
+        "pages/1_Train.py",
+        RunConfig(cell="rnn_tanh", hidden_size=32, seq_len=2, dataset="sine",
+                  dataset_params={"layout": "keras_tutorial"}, batch_size=32, steps=40, lr=1e-3, clip=None),
+    ),
+    Lesson(
+        "text_lstm", "A character LSTM reads Python's help text",
+        "The fourth tutorial's Embedding + LSTM text model (embedding 64, 128 units, windows of 50), trained on "
+        "text that ships with Python.",
+        "Train: the loss falls below the unigram baseline. Gates and Hidden states: units that track spaces "
+        "and line ends.",
+        "pages/1_Train.py",
+        RunConfig(cell="lstm", hidden_size=128, embedding_size=64, seq_len=50, dataset="text", steps=400,
+                  batch_size=32, lr=3e-3),
+    ),
+    Lesson(
+        "gru_lighter", "GRU: nearly the memory of an LSTM with 3/4 of the weights",
+        "A GRU has three gate blocks where an LSTM has four, so 25% fewer recurrent parameters; on the adding "
+        "problem it learns as well.",
+        "Compare: the parameter counts and time per step side by side; both solve the task.",
+        "pages/5_Compare.py",
+        RunConfig(cell="gru", steps=2000, probe_every=100, eval_every=50, **ADDING),
+        compare=("lstm", "gru"),
+    ),
+)
+
+BY_KEY = {lesson.key: lesson for lesson in LESSONS}

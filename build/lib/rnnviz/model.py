@@ -1,0 +1,88 @@
+"""SequenceModel: input encoder -> fused torch.nn RNN/LSTM/GRU -> linear head."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from rnnviz.config import RunConfig
+
+GATES_PER_CELL = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+
+
+class SequenceModel(nn.Module):
+    def __init__(self, config: RunConfig, input_size: int, output_size: int, task: str):
+        super().__init__()
+        self.cell, self.task = config.cell, task
+        kind = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
+        extra = {"nonlinearity": config.cell[4:]} if kind is nn.RNN else {}
+        with torch.random.fork_rng(devices=[]):  # their throwaway default init must not advance the global RNG
+            # token inputs (next_token tasks) go through an embedding; real-valued inputs go in as they are
+            self.embed = nn.Embedding(input_size, config.embedding_size) if task == "next_token" else None
+            rnn_in = config.embedding_size if self.embed is not None else input_size
+            self.rnn = kind(rnn_in, config.hidden_size, config.num_layers, batch_first=True, **extra)
+            self.head = nn.Linear(config.hidden_size, output_size)
+        _init_default(self, torch.Generator().manual_seed(config.seed))
+        _init_recurrent(self.rnn, config)
+
+    def rnn_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Exactly what is fed to `.rnn`: (B, T, input features)."""
+        return self.embed(x) if self.embed is not None else x
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        states, _ = self.rnn(self.rnn_input(x))  # (B, T, H)
+        return self.readout(states, y)
+
+    def readout(self, states: torch.Tensor, y: torch.Tensor | None = None):
+        """Head + loss from the top layer's states (B, T, H); shared with replay()."""
+        if self.task == "next_token":
+            out = self.head(states)  # (B, T, V): a prediction at every step
+        else:
+            out = self.head(states[:, -1])  # (B, O): decided at the last step
+        return out, (None if y is None else task_loss(self.task, out, y))
+
+
+def task_loss(task: str, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    if task == "regression":
+        return F.mse_loss(out, y, reduction=reduction)
+    if task == "next_token":
+        return F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction=reduction)
+    return F.cross_entropy(out, y, reduction=reduction)
+
+
+@torch.no_grad()
+def _init_default(model: SequenceModel, gen: torch.Generator) -> None:
+    """PyTorch's default init, drawn from the run's own generator rather than the global one.
+
+    Same config, same weights, even when several sessions build models at once in threads.
+    """
+    if model.embed is not None:
+        nn.init.normal_(model.embed.weight, generator=gen)
+    bound = 1 / math.sqrt(model.rnn.hidden_size)  # what nn.RNNBase.reset_parameters uses
+    for p in model.rnn.parameters():
+        nn.init.uniform_(p, -bound, bound, generator=gen)
+    bound = 1 / math.sqrt(model.head.in_features)  # nn.Linear's kaiming_uniform(a=sqrt(5)) bound
+    nn.init.uniform_(model.head.weight, -bound, bound, generator=gen)
+    nn.init.uniform_(model.head.bias, -bound, bound, generator=gen)
+
+
+@torch.no_grad()
+def _init_recurrent(rnn: nn.Module, config: RunConfig) -> None:
+    H = config.hidden_size
+    for k in range(config.num_layers):
+        w_hh = getattr(rnn, f"weight_hh_l{k}")
+        if config.recurrent_radius is not None:
+            for block in w_hh.split(H):  # each gate's H x H block gets the radius
+                radius = torch.linalg.eigvals(block).abs().max()
+                block.mul_(config.recurrent_radius / radius.clamp_min(1e-12))
+        if config.forget_bias is not None and config.cell == "lstm":
+            # forget gate is rows H:2H; the effective bias is b_ih + b_hh, split evenly
+            getattr(rnn, f"bias_ih_l{k}")[H : 2 * H] = config.forget_bias / 2
+            getattr(rnn, f"bias_hh_l{k}")[H : 2 * H] = config.forget_bias / 2
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,80 @@
+"""Character models: sampling with temperature, per-character unit activations, interpretable units."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import torch
+
+from rnnviz.model import SequenceModel
+from rnnviz.record import replay
+
+FEATURES = ("inside quotes", "inside brackets", "position in line")
+
+
+def encode(text: str, vocab: list[str]) -> torch.Tensor:
+    """Token ids of the characters the vocabulary knows (others are dropped)."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    return torch.tensor([index[ch] for ch in text if ch in index], dtype=torch.long)
+
+
+@torch.no_grad()
+def sample(model: SequenceModel, vocab: list[str], prime: str, n: int, temperature: float, seed: int = 0) -> str:
+    """Continue `prime` by n characters; temperature < 1 is safer, > 1 wilder."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = encode(prime, vocab)
+    if len(ids) == 0:
+        ids = torch.zeros(1, dtype=torch.long)
+    states, hidden = model.rnn(model.rnn_input(ids[None]))
+    out = []
+    for _ in range(n):
+        logits = model.head(states[:, -1])[0] / max(temperature, 1e-3)
+        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
+        out.append(vocab[int(nxt)])
+        states, hidden = model.rnn(model.rnn_input(nxt[None]), hidden)
+    return "".join(out)
+
+
+def activations(model: SequenceModel, text: str, vocab: list[str], layer: int = -1) -> dict[str, np.ndarray]:
+    """h_t and every gate for each character of `text`: name -> (T, H)."""
+    ids = encode(text, vocab)[None]  # (1, T)
+    trace = replay(model, ids, ids)  # targets only feed the (unused here) gradients
+    out = {"hidden": trace.hidden[layer, 0]}
+    out.update({name: g[layer, 0] for name, g in trace.gates.items()})
+    return out
+
+
+def text_features(text: str) -> dict[str, np.ndarray]:
+    """Per-character signals a unit might track: inside quotes, bracket depth, position in the line."""
+    quote, depth, col = [], [], []
+    in_q, d, c = False, 0, 0
+    for ch in text:
+        if ch == '"':
+            in_q = not in_q
+        d = d + 1 if ch in "([{" else max(d - 1, 0) if ch in ")]}" else d
+        c = 0 if ch == "\n" else c + 1
+        quote.append(in_q)
+        depth.append(d > 0)
+        col.append(c)
+    return dict(zip(FEATURES, (np.array(quote, float), np.array(depth, float), np.array(col, float)), strict=True))
+
+
+def top_units(values: np.ndarray, feature: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
+    """The k units (columns of values (T, H)) most correlated with `feature` (T,), with the correlation."""
+    v = values - values.mean(0)
+    f = feature - feature.mean()
+    denom = np.sqrt((v**2).sum(0) * (f**2).sum()) + 1e-12
+    corr = (v * f[:, None]).sum(0) / denom
+    order = np.argsort(-np.abs(corr))[:k]
+    return [(int(u), float(corr[u])) for u in order]
+
+
+def colored_html(text: str, values: np.ndarray) -> str:
+    """Karpathy-style: each character's background from blue (-1) through white to red (+1)."""
+    spans = []
+    for ch, v in zip(text, np.clip(values, -1, 1), strict=False):
+        r, g, b = (255, int(255 * (1 - v)), int(255 * (1 - v))) if v > 0 else (int(255 * (1 + v)),) * 2 + (255,)
+        shown = "↵<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
+        spans.append(f'<span style="background:rgb({r},{g},{b})">{shown}</span>')
+    return '<div style="font-family:monospace;line-height:1.6">' + "".join(spans) + "</div>"

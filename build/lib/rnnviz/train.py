@@ -1,0 +1,341 @@
+"""Training as a generator of events: the UI steps through it, tests and benches consume it.
+
+Train with the fused torch.nn module; every `probe_every` steps look with an
+instrumented replay of a fixed probe batch (see record.py).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from rnnviz.config import RunConfig
+from rnnviz.datasets import SequenceData, load_dataset
+from rnnviz.model import SequenceModel
+from rnnviz.record import Trace, replay
+
+PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
+PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
+MAX_VAL = 128  # validation samples scored per evaluation: a fixed slice, so the curve is smooth and cheap
+
+
+class GradNorms(Mapping):
+    """Per-parameter gradient norms by name, kept as the list they were computed in (no dict per step)."""
+
+    __slots__ = ("names", "values_")
+
+    def __init__(self, names: tuple[str, ...], values: list[float]):
+        self.names, self.values_ = names, values
+
+    def __getitem__(self, name: str) -> float:
+        return self.values_[self.names.index(name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class TrainEvent:
+    step: int  # updates applied so far (0 = the untrained model)
+    loss: float  # training loss of this step's batch
+    val_loss: float | None  # None when not evaluated at this step
+    grad_norm: float  # global gradient norm before clipping
+    param_grad_norms: Mapping[str, float]  # by parameter name, in model.named_parameters() order
+    clipped: bool
+    diverged: bool = False
+    probe: Trace | None = None
+    seconds: float = 0.0  # compute time so far (not counting time paused between events)
+
+
+def build_model(config: RunConfig, data: SequenceData) -> SequenceModel:
+    # the model draws its init from its own generator seeded by config.seed: no global seeding
+    return SequenceModel(config, data.input_size, data.output_size, data.task)
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    kind = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}[config.optimizer]
+    return kind(model.parameters(), lr=config.lr)
+
+
+def batch_indices(config: RunConfig, n: int) -> Iterator[torch.Tensor]:
+    """The run's batches as index tensors, drawn from a generator seeded by the config."""
+    gen = torch.Generator().manual_seed(config.seed)
+    while True:
+        yield torch.randint(n, (min(config.batch_size, n),), generator=gen)
+
+
+def train(
+    config: RunConfig, data: SequenceData | None = None, stop: Callable[[], bool] | None = None
+) -> Iterator[TrainEvent]:
+    """Yield one TrainEvent per step (step 0 = before any update). Deterministic per config."""
+    data = data if data is not None else load_dataset(config)
+    model = build_model(config, data)
+    yield from train_model(config, data, model, stop)
+
+
+def train_model(
+    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None
+) -> Iterator[TrainEvent]:
+    """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
+
+    Event `step` describes: the loss and gradient of that step's batch (taken before its update),
+    then, after the update, the validation loss and the probe. Step 0 applies no update.
+    """
+    update = _Updater(config, model)
+    observe = _Observer(config, data, model)
+    batches = batch_indices(config, len(data.x_train))
+    busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
+    for step in range(config.steps + 1):
+        if stop is not None and stop():
+            return
+        t_step = time.perf_counter()
+        idx = next(batches)
+        event = update(step, data.x_train[idx], data.y_train[idx])
+        if not event.diverged:
+            observe(event)
+        busy += time.perf_counter() - t_step
+        event.seconds = busy
+        yield event
+        if event.diverged:
+            return
+
+
+class _Updater:
+    """The update part of a step: loss, gradient norms (one host transfer), clipping, optimizer step."""
+
+    def __init__(self, config: RunConfig, model: SequenceModel):
+        self.config, self.model, self.opt = config, model, make_optimizer(config, model)
+        self.names = tuple(n for n, _ in model.named_parameters())
+        self.params = list(model.parameters())
+
+    def __call__(self, step: int, x: torch.Tensor, y: torch.Tensor) -> TrainEvent:
+        _, loss = self.model(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loss_v, total, total_v, norms = self._measure(loss)
+        event = TrainEvent(step, loss_v, None, total_v, GradNorms(self.names, norms), clipped=False)
+        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
+            return _diverged(event)
+        if step > 0:  # step 0 only measures the untrained model
+            clip = self.config.clip
+            event.clipped = clip is not None and total_v > clip
+            if event.clipped:  # scale by clip / (norm + 1e-6), reusing the norm measured above
+                torch.nn.utils.clip_grads_with_norm_(self.params, clip, total, foreach=True)
+            self.opt.step()
+        return event
+
+    def _measure(self, loss: torch.Tensor) -> tuple[float, torch.Tensor, float, list[float]]:
+        """One pass over the gradients for the per-parameter norms; the global norm is the norm of those."""
+        with torch.no_grad():
+            norms = [torch.linalg.vector_norm(p.grad) if p.grad is not None else _ZERO for p in self.params]
+            total = torch.nn.utils.get_total_norm(norms, foreach=True)  # = ||all gradients|| (sqrt(n^2) is exact)
+            values = torch.stack([loss.detach(), total, *norms]).tolist()  # the step's one host transfer
+        # float64 so clip / (norm + 1e-6) is computed as the float arithmetic before this (bit for bit the same)
+        return values[0], total.double(), values[1], values[2:]
+
+
+_ZERO = torch.zeros(())
+
+
+class _Observer:
+    """The observe part of a step, after its update: validation loss and the probe, when they are due."""
+
+    def __init__(self, config: RunConfig, data: SequenceData, model: SequenceModel):
+        self.config, self.data, self.model = config, data, model
+        self.every = probe_plan(config)[0]
+        n_probe = probe_samples(config)
+        self.probe_x, self.probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
+
+    def __call__(self, event: TrainEvent) -> None:
+        step, last = event.step, event.step == self.config.steps
+        if step % self.config.eval_every == 0 or last:
+            event.val_loss = evaluate(self.model, self.data)
+            if not math.isfinite(event.val_loss):  # the update itself blew the weights up
+                _diverged(event)
+                return
+        if step % self.every == 0 or last:
+            event.probe = replay(self.model, self.probe_x, self.probe_y)
+
+
+def probe_samples(config: RunConfig) -> int:
+    """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
+    arrays = {"lstm": 6, "gru": 4}.get(config.cell, 2)  # hidden (+ cell) + gates, each (L, B, T, H)
+    per_sample = arrays * config.num_layers * config.seq_len * config.hidden_size * 4
+    return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
+
+
+PROBE_SHARE = 0.05  # probes may take at most this share of training time: past it they are spaced further apart
+PROBE_SLACK_S = 0.5  # ...unless all the asked-for probes together add less than this to the run: nobody waits for it
+
+
+def probe_plan(config: RunConfig) -> tuple[int, str | None]:
+    """(steps between probes, a note for the page or None): config.probe_every, or more when a probe would
+    take more than PROBE_SHARE of the time; the first and last steps are always probed."""
+    probe = probe_seconds(config)
+    if probe * (config.steps // config.probe_every + 2) <= PROBE_SLACK_S:
+        return config.probe_every, None
+    ratio = probe / step_seconds(config)  # one probe, in training steps
+    every = max(config.probe_every, math.ceil(ratio * (1 - PROBE_SHARE) / PROBE_SHARE))
+    if every == config.probe_every:
+        return every, None
+    return every, f"probing every {every} steps (not {config.probe_every}) to keep training fast"
+
+
+def step_seconds(config: RunConfig) -> float:
+    """Estimated time of one fused training step (one torch thread), from bench/bench_scaling.py's fit."""
+    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    work = config.batch_size * G * config.hidden_size * config.hidden_size  # multiply-adds per layer and step
+    return STEP_FIXED_S + config.seq_len * config.num_layers * (STEP_PER_T_S + work * STEP_PER_MAC_S)
+
+
+def probe_seconds(config: RunConfig) -> float:
+    """Estimated time of one probe: replay() of probe_samples(config) sequences (one torch thread)."""
+    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    work = probe_samples(config) * G * config.hidden_size * config.hidden_size
+    return PROBE_FIXED_S + config.seq_len * config.num_layers * (PROBE_PER_T_S + work * PROBE_PER_MAC_S)
+
+
+# fitted on this project's 2-core CPU (python bench/bench_scaling.py --fit): fixed cost, per time step and
+# layer, per multiply-add of the recurrent matmul; only their ratios matter, so a faster machine changes little
+STEP_FIXED_S, STEP_PER_T_S, STEP_PER_MAC_S = 1e-3, 20e-6, 1e-9
+PROBE_FIXED_S, PROBE_PER_T_S, PROBE_PER_MAC_S = 1e-3, 150e-6, 3e-9
+
+
+def _diverged(event: TrainEvent) -> TrainEvent:
+    event.diverged, event.clipped, event.probe = True, False, None
+    return event
+
+
+@torch.no_grad()
+def evaluate(model: SequenceModel, data: SequenceData) -> float:
+    """Mean loss on a fixed, bounded slice of the validation set (the same samples every time)."""
+    _, loss = model(data.x_val[:MAX_VAL], data.y_val[:MAX_VAL])
+    return float(loss)
+
+
+BASE_COLUMNS = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds")
+
+
+@dataclass
+class Run:
+    """What a session keeps of a run: config, model, per-step history and probe traces.
+
+    One thread may record while others read: a row is appended whole, `probes` is replaced (never
+    changed in place) and `history` is built from the rows recorded so far, so readers never see half a step.
+    """
+
+    config: RunConfig
+    model: SequenceModel | None = None
+    data: SequenceData | None = None
+    probes: list[tuple[int, Trace]] = field(default_factory=list)
+    diverged_at: int | None = None
+    seconds: float = 0.0
+    version: int = 0  # goes up whenever there is something new to draw (validation, probe, divergence, the end)
+    _rows: list[tuple] = field(default_factory=list, repr=False)  # one tuple per step, in `columns` order
+    _grad_names: tuple[str, ...] | None = field(default=None, repr=False)
+    _frame: pd.DataFrame | None = field(default=None, repr=False)  # history of the first len(_frame) rows
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, event: TrainEvent) -> None:
+        norms = event.param_grad_norms
+        if self._grad_names is None:
+            self._grad_names = tuple(norms)
+        values = norms.values_ if isinstance(norms, GradNorms) else list(norms.values())
+        val = math.nan if event.val_loss is None else event.val_loss
+        self._rows.append((event.step, event.loss, val, event.grad_norm, event.clipped, event.diverged,
+                           event.seconds, *values))  # one append: readers see the whole row or none of it
+        self.seconds = event.seconds
+        if event.probe is not None:
+            self.probes = _thinned([*self.probes, (event.step, event.probe)])  # a new list: readers keep theirs
+        if event.diverged:
+            self.diverged_at = event.step
+        if event.val_loss is not None or event.probe is not None or event.diverged or self.finished:
+            self.version += 1
+
+    @property
+    def columns(self) -> list[str]:
+        return [*BASE_COLUMNS, *(f"grad/{n}" for n in self._grad_names or ())]
+
+    @property
+    def rows(self) -> Sequence[dict]:
+        """The recorded steps as dicts by column (built when read; the run keeps compact tuples)."""
+        return _Rows(self._rows[:], self.columns)
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per recorded step (a consistent snapshot, also while another thread records)."""
+        with self._lock:  # one reader extends the cached frame at a time
+            n, frame = len(self._rows), self._frame
+            if frame is None or len(frame) != n:
+                done = 0 if frame is None else len(frame)
+                new = pd.DataFrame(self._rows[done:n], columns=self.columns)
+                frame = new if frame is None or not done else pd.concat([frame, new], ignore_index=True)
+                self._frame = frame
+        return frame
+
+    @property
+    def step(self) -> int:
+        rows = self._rows
+        return rows[-1][0] if rows else -1
+
+    @property
+    def finished(self) -> bool:
+        return self.diverged_at is not None or self.step >= self.config.steps
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """Compute time per update so far (None before the first update)."""
+        return self.seconds / self.step if self.step > 0 else None
+
+    @property
+    def probe_every(self) -> int:
+        """Steps between probes as trained: config.probe_every, or more when probes would slow training."""
+        return probe_plan(self.config)[0]
+
+    @property
+    def probe_note(self) -> str | None:
+        """Why probes are further apart than asked (None when they are not)."""
+        return probe_plan(self.config)[1]
+
+
+class _Rows(Sequence):
+    """A read-only view of recorded rows as dicts, made one at a time when indexed."""
+
+    def __init__(self, rows: list[tuple], columns: list[str]):
+        self._rows, self._columns = rows, columns
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [dict(zip(self._columns, r, strict=True)) for r in self._rows[i]]
+        return dict(zip(self._columns, self._rows[i], strict=True))
+
+
+def _thinned(probes: list[tuple[int, Trace]]) -> list[tuple[int, Trace]]:
+    """Past PROBE_BYTES_PER_RUN drop every other probe between the first and the latest."""
+    while len(probes) > 2 and sum(t.nbytes for _, t in probes) > PROBE_BYTES_PER_RUN:
+        first, *middle, last = probes
+        probes = [first, *middle[1::2], last]
+    return probes
+
+
+def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
+    """Train to the end (or divergence) and return the whole Run."""
+    data = data if data is not None else load_dataset(config)
+    model = build_model(config, data)
+    run = Run(config, model, data)
+    for event in train_model(config, data, model):
+        run.record(event)
+    return run
+
