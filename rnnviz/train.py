@@ -262,6 +262,13 @@ class Run:
         if event.val_loss is not None or event.probe is not None or event.diverged or self.finished:
             self.version += 1
 
+    def __getstate__(self) -> dict:
+        """Picklable and copyable: the lock and the cached frame are rebuilt, not copied."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_frame")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _frame=None)
+
     @property
     def columns(self) -> list[str]:
         return [*BASE_COLUMNS, *(f"grad/{n}" for n in self._grad_names or ())]

@@ -89,8 +89,22 @@ def test_divergence_bumps_the_version_and_history_keeps_its_dtypes():
     assert run.rows[-1]["diverged"] and len(run.rows) == len(h)
 
 
+def _events(run: Run):
+    return train_model(run.config, run.data, build_model(run.config, run.data))
+
+
 def _model_data(config: RunConfig):
     from rnnviz import load_dataset
 
     data = load_dataset(config)
     return data, build_model(config, data)
+
+
+def test_a_run_pickles_and_copies_without_its_lock():
+    import copy
+    import pickle
+
+    run = train_run(CONFIG.replace(steps=5))
+    for other in (pickle.loads(pickle.dumps(run)), copy.deepcopy(run)):
+        assert other.history.equals(run.history) and other.version == run.version and other.step == 5
+        other.record(next(iter(_events(other))))  # and it can still record (a fresh lock)
