@@ -128,19 +128,23 @@ class _Updater:
         if step > 0:  # step 0 only measures the untrained model
             clip = self.config.clip
             event.clipped = clip is not None and total_v > clip
-            if event.clipped:  # scale by clip / (norm + 1e-6), reusing the norm measured above
-                torch.nn.utils.clip_grads_with_norm_(self.params, clip, total, foreach=True)
+            if event.clipped:  # scale by clip / (norm + 1e-6), reusing the norm measured above; in float64
+                # so the factor is computed as the float arithmetic before this computed it (bit for bit)
+                torch.nn.utils.clip_grads_with_norm_(self.params, clip, total.double(), foreach=True)
             self.opt.step()
         return event
 
     def _measure(self, loss: torch.Tensor) -> tuple[float, torch.Tensor, float, list[float]]:
-        """One pass over the gradients for the per-parameter norms; the global norm is the norm of those."""
+        """One pass over the gradients for the per-parameter norms; the global norm is the norm of those.
+
+        That is how torch.nn.utils.get_total_norm(grads, foreach=True) computes it (vector_norm of the stacked
+        per-tensor norms), bit for bit; calling it here would compute every gradient's norm a second time.
+        """
         with torch.no_grad():
             norms = [torch.linalg.vector_norm(p.grad) if p.grad is not None else _ZERO for p in self.params]
-            total = torch.nn.utils.get_total_norm(norms, foreach=True)  # = ||all gradients|| (sqrt(n^2) is exact)
+            total = torch.linalg.vector_norm(torch.stack(norms))  # (): ||all gradients||
             values = torch.stack([loss.detach(), total, *norms]).tolist()  # the step's one host transfer
-        # float64 so clip / (norm + 1e-6) is computed as the float arithmetic before this (bit for bit the same)
-        return values[0], total.double(), values[1], values[2:]
+        return values[0], total, values[1], values[2:]
 
 
 _ZERO = torch.zeros(())
