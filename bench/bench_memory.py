@@ -28,7 +28,7 @@ def vm(field: str) -> float:
 def maximal(steps: int, quick: bool = False) -> RunConfig:
     big = dict(hidden_size=512, num_layers=4, seq_len=2000) if not quick else dict(hidden_size=32, seq_len=100)
     base = dict(cell="lstm", probe_size=64, steps=steps, probe_every=steps, dataset="sine", **big)
-    batch = 1024
+    batch = 64 if quick else 1024
     while training_bytes(RunConfig(**base, batch_size=1)) * batch > MAX_TRAIN_BYTES:
         batch -= 1
     return RunConfig(**base, batch_size=batch)
