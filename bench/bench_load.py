@@ -1,6 +1,7 @@
 """Time per training step with 1 and with N simultaneous sessions.
 
-Run: /work/venv/bin/python bench/bench_load.py [--mode server|threads] [--sessions 8] [--steps 500] [--rounds 3]
+Run: python -m bench.bench_load [--mode server|threads] [--sessions 8] [--steps 500] [--rounds 3] [--quick]
+(from the repository root: server mode uses the browser helpers in tests/browser.py)
 
 server (default): one `streamlit run app.py` (jobs.SLOTS = cores unless RNNVIZ_TRAINING_SLOTS is set), one
     headless chromium with a browser context per session; each opens /Train?steps=S&seed=i (own seed: no
@@ -9,6 +10,7 @@ server (default): one `streamlit run app.py` (jobs.SLOTS = cores unless RNNVIZ_T
 threads: what the server does without the UI: N sessions' workers (rnnviz.worker.Worker, one thread each,
     sharing jobs.SLOTS) play at once until every run is finished.
 The ratio is N-session / 1-session ms/step (medians over sessions, then over rounds).
+--quick: threads mode, 2 sessions, 20 steps, one round: only proves the script runs.
 """
 
 from __future__ import annotations
@@ -18,17 +20,16 @@ import re
 import statistics
 import sys
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def run_server(sessions: int, steps: int) -> tuple[float, float]:
     """(median training ms/step, median wall ms/step) over `sessions` browser sessions on one server."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import launch, streamlit_server
+    try:
+        from tests.browser import launch, streamlit_server
+    except ModuleNotFoundError:
+        sys.exit("server mode needs the repository's tests/browser.py: run it as python -m bench.bench_load")
 
     with streamlit_server() as url, sync_playwright() as p:
         browser = launch(p)
@@ -82,7 +83,10 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="threads mode, 2 sessions, 20 steps, one round")
     args = ap.parse_args()
+    if args.quick:
+        args.mode, args.sessions, args.steps, args.rounds = "threads", 2, 20, 1
     run = run_server if args.mode == "server" else run_threads
     from rnnviz import jobs
 

@@ -1,29 +1,31 @@
 """Time train_run (probes on) against a bare fused PyTorch loop doing the same updates.
 
-Run: /work/venv/bin/python bench/bench_train.py [--rounds 5] [--steps 300]
+Run: python bench/bench_train.py [--rounds 5] [--steps 300] [--seq-len 50] [--quick]
 Rounds alternate ours / bare so drift in machine load hits both; the ratio is the median of
 the per-round ratios (ours s / bare s columns are medians of each).
-Target: ratio <= 1.10 for every cell.
+Targets: ratio <= 1.05 for every cell at T = 50, <= 1.10 at T = 500 (hidden 64, batch 64).
+--quick: one round of 20 steps, only to prove the script runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-from rnnviz import RunConfig, load_dataset, replay, train_run  # noqa: E402
-from rnnviz.train import build_model  # noqa: E402
+from rnnviz import RunConfig, load_dataset, replay, train_run
+from rnnviz.train import build_model
 
 CELLS = ("lstm", "gru", "rnn_tanh")
-TARGET = 1.10
+
+
+def target(seq_len: int) -> float:
+    """The issue's targets: 5 % over the bare loop at T = 50, 10 % at long sequences (T = 500)."""
+    return 1.05 if seq_len < 500 else 1.10
 
 
 def bare_loop(config: RunConfig, data) -> list[torch.Tensor]:
@@ -79,18 +81,22 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--cells", default=",".join(CELLS))
+    ap.add_argument("--seq-len", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+    ap.add_argument("--quick", action="store_true", help="one round of 20 steps: proves the script runs")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.steps = 1, 20
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"hidden 64, seq_len 50, batch 64, {args.steps} steps, adam, clip 1.0, sine data; "
+          f"hidden 64, seq_len {args.seq_len}, batch 64, {args.steps} steps, adam, clip 1.0, sine data; "
           f"{args.rounds} interleaved rounds; ratio = median of per-round ours/bare, min/min = best vs best")
     print(f"{'cell':<9} {'ours s':>8} {'bare s':>8} {'ratio':>7} {'min/min':>7} {'ms/step':>8} {'probe ms':>9}  "
           f"{'probes':>6}  {'max |w_ours - w_bare|':>21}  verdict")
     worst = 0.0
     for cell in args.cells.split(","):
-        config = RunConfig(cell=cell, hidden_size=64, seq_len=50, steps=args.steps, dataset="sine")
+        config = RunConfig(cell=cell, hidden_size=64, seq_len=args.seq_len, steps=args.steps, dataset="sine")
         data = load_dataset(config)
         ours(config.replace(steps=5), data)  # warm-up both paths
         bare_loop(config.replace(steps=5), data)
@@ -109,10 +115,10 @@ def main() -> None:
         best = min(t_ours) / min(t_bare)
         worst = max(worst, ratio)
         n_probes = len(range(0, config.steps + 1, config.probe_every)) + (config.steps % config.probe_every != 0)
-        verdict = "ok" if ratio <= TARGET else "ABOVE TARGET"
+        verdict = "ok" if ratio <= target(args.seq_len) else "ABOVE TARGET"
         print(f"{cell:<9} {mo:8.3f} {mb:8.3f} {ratio:7.3f} {best:7.3f} {1000 * mb / config.steps:8.2f} "
               f"{probe_ms(config, data):9.2f}  {n_probes:>6}  {same:21.1e}  {verdict}")
-    print(f"worst ratio {worst:.3f} (target <= {TARGET:.2f})")
+    print(f"worst ratio {worst:.3f} (target <= {target(args.seq_len):.2f})")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,23 @@
 """Cost of a rerun caused by a view widget (no training), per page, for the default config.
 
-Run: python bench/bench_views.py   (target: every median under 0.3 s)
+Run: python bench/bench_views.py [--quick]   (target: every median under 0.3 s)
 The run is trained to the end first (default config: 500 steps, 21 probes); then on each page a view
 widget is changed repeatedly and each AppTest rerun is timed. AppTest runs the page script in-process,
-like the server does, minus the websocket.
+like the server does, minus the websocket. --quick: a 20-step run and one rerun per page (proves it runs).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from streamlit.testing.v1 import AppTest
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from rnnviz.ui.state import KEY
 
-from rnnviz.ui.state import KEY  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent  # the app's scripts (the engine comes from the installed package)
 
 # page -> (widget kind, key, the values to alternate between)
 VIEWS = {
@@ -30,19 +29,22 @@ VIEWS = {
 REPEATS = 7
 
 
-def trained_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+def trained_app(steps: int | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    if steps is not None:
+        at.query_params["steps"] = str(steps)
+    at.run()
     trainer = at.session_state[KEY].trainer
     while not trainer.finished:
         trainer.advance(10.0)
     return at
 
 
-def time_page(at: AppTest, page: str) -> float:
+def time_page(at: AppTest, page: str, repeats: int = REPEATS) -> float:
     at.switch_page(page).run()
     view = VIEWS[page]
     times = []
-    for i in range(REPEATS):
+    for i in range(repeats):
         if view is None:
             t0 = time.perf_counter()
             at.run()
@@ -62,13 +64,16 @@ def time_page(at: AppTest, page: str) -> float:
 
 
 def main() -> None:
-    at = trained_app()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a 20-step run, one rerun per page")
+    args = ap.parse_args()
+    at = trained_app(20 if args.quick else None)
     run = at.session_state[KEY].run
     print(f"default config trained: {run.step} steps, {len(run.probes)} probes")
     print(f"{'page':32s} {'median rerun (s)':>17s}")
     worst = 0.0
     for page in VIEWS:
-        t = time_page(at, page)
+        t = time_page(at, page, 1 if args.quick else REPEATS)
         worst = max(worst, t)
         print(f"{page:32s} {t:17.3f}")
     print(f"worst median: {worst:.3f} s (target < 0.3 s): {'OK' if worst < 0.3 else 'SLOW'}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rnnviz import figures, metrics
+from rnnviz.config import training_bytes
 from rnnviz.model import parameter_count
 from rnnviz.ui import chart, live, page
 
@@ -33,6 +34,16 @@ def draw(state) -> None:
     extra = {k: v for k, v in scores.items() if head is None or k != head.name}
     if extra:
         st.dataframe({k: [round(v, 4)] for k, v in extra.items()}, hide_index=True)
+
+    # --- speed and memory: the run's time per step beside its memory estimate, and why probes are spaced out
+    cost = st.columns(2)
+    per_step = run.seconds_per_step
+    cost[0].metric("Time per step", "not measured yet" if per_step is None else f"{1000 * per_step:,.1f} ms",
+                   help="Training compute time so far divided by the steps trained (probes and validation included)")
+    cost[1].metric("Training memory (estimate)", f"{training_bytes(run.config) / 2**20:,.1f} MB",
+                   help="What one training step keeps for backpropagation through time")
+    if run.probe_note:
+        st.caption(run.probe_note)
 
 
 live(draw, state)

@@ -7,11 +7,11 @@ instrumented replay of a fixed probe batch (see record.py).
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -26,13 +26,31 @@ PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit 
 MAX_VAL = 128  # validation samples scored per evaluation: a fixed slice, so the curve is smooth and cheap
 
 
+class GradNorms(Mapping):
+    """Per-parameter gradient norms by name, kept as the list they were computed in (no dict per step)."""
+
+    __slots__ = ("names", "values_")
+
+    def __init__(self, names: tuple[str, ...], values: list[float]):
+        self.names, self.values_ = names, values
+
+    def __getitem__(self, name: str) -> float:
+        return self.values_[self.names.index(name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 @dataclass
 class TrainEvent:
     step: int  # updates applied so far (0 = the untrained model)
     loss: float  # training loss of this step's batch
     val_loss: float | None  # None when not evaluated at this step
     grad_norm: float  # global gradient norm before clipping
-    param_grad_norms: dict[str, float]  # by parameter name
+    param_grad_norms: Mapping[str, float]  # by parameter name, in model.named_parameters() order
     clipped: bool
     diverged: bool = False
     probe: Trace | None = None
@@ -73,11 +91,8 @@ def train_model(
     Event `step` describes: the loss and gradient of that step's batch (taken before its update),
     then, after the update, the validation loss and the probe. Step 0 applies no update.
     """
-    opt = make_optimizer(config, model)
-    names = [n for n, _ in model.named_parameters()]
-    params = list(model.parameters())
-    n_probe = probe_samples(config)
-    probe_x, probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
+    update = _Updater(config, model)
+    observe = _Observer(config, data, model)
     batches = batch_indices(config, len(data.x_train))
     busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
     for step in range(config.steps + 1):
@@ -85,30 +100,75 @@ def train_model(
             return
         t_step = time.perf_counter()
         idx = next(batches)
-        _, loss = model(data.x_train[idx], data.y_train[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        loss_v, total_v, norms = _grad_norms(loss, params)
-        event = TrainEvent(step, loss_v, None, total_v, dict(zip(names, norms, strict=True)), clipped=False)
-        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
-            yield _diverged(event, busy + time.perf_counter() - t_step)
-            return
-        if step > 0:  # step 0 only measures the untrained model
-            event.clipped = config.clip is not None and total_v > config.clip
-            if event.clipped:  # scale by clip / norm, as torch.nn.utils.clip_grad_norm_ does
-                torch._foreach_mul_([p.grad for p in params if p.grad is not None], config.clip / (total_v + 1e-6))
-            opt.step()
-        last = step == config.steps
-        if step % config.eval_every == 0 or last:
-            event.val_loss = evaluate(model, data)
-            if not math.isfinite(event.val_loss):  # the update itself blew the weights up
-                yield _diverged(event, busy + time.perf_counter() - t_step)
-                return
-        if step % config.probe_every == 0 or last:
-            event.probe = replay(model, probe_x, probe_y)
+        event = update(step, data.x_train[idx], data.y_train[idx])
+        if not event.diverged:
+            observe(event)
         busy += time.perf_counter() - t_step
         event.seconds = busy
         yield event
+        if event.diverged:
+            return
+
+
+class _Updater:
+    """The update part of a step: loss, gradient norms (one host transfer), clipping, optimizer step."""
+
+    def __init__(self, config: RunConfig, model: SequenceModel):
+        self.config, self.model, self.opt = config, model, make_optimizer(config, model)
+        self.names = tuple(n for n, _ in model.named_parameters())
+        self.params = list(model.parameters())
+
+    def __call__(self, step: int, x: torch.Tensor, y: torch.Tensor) -> TrainEvent:
+        _, loss = self.model(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loss_v, total, total_v, norms = self._measure(loss)
+        event = TrainEvent(step, loss_v, None, total_v, GradNorms(self.names, norms), clipped=False)
+        if not (math.isfinite(loss_v) and math.isfinite(total_v)):
+            return _diverged(event)
+        if step > 0:  # step 0 only measures the untrained model
+            clip = self.config.clip
+            event.clipped = clip is not None and total_v > clip
+            if event.clipped:  # scale by clip / (norm + 1e-6), reusing the norm measured above; in float64
+                # so the factor is computed as the float arithmetic before this computed it (bit for bit)
+                torch.nn.utils.clip_grads_with_norm_(self.params, clip, total.double(), foreach=True)
+            self.opt.step()
+        return event
+
+    def _measure(self, loss: torch.Tensor) -> tuple[float, torch.Tensor, float, list[float]]:
+        """One pass over the gradients for the per-parameter norms; the global norm is the norm of those.
+
+        That is how torch.nn.utils.get_total_norm(grads, foreach=True) computes it (vector_norm of the stacked
+        per-tensor norms), bit for bit; calling it here would compute every gradient's norm a second time.
+        """
+        with torch.no_grad():
+            norms = [torch.linalg.vector_norm(p.grad) if p.grad is not None else _ZERO for p in self.params]
+            total = torch.linalg.vector_norm(torch.stack(norms))  # (): ||all gradients||
+            values = torch.stack([loss.detach(), total, *norms]).tolist()  # the step's one host transfer
+        return values[0], total, values[1], values[2:]
+
+
+_ZERO = torch.zeros(())
+
+
+class _Observer:
+    """The observe part of a step, after its update: validation loss and the probe, when they are due."""
+
+    def __init__(self, config: RunConfig, data: SequenceData, model: SequenceModel):
+        self.config, self.data, self.model = config, data, model
+        self.every = probe_plan(config)[0]
+        n_probe = probe_samples(config)
+        self.probe_x, self.probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
+
+    def __call__(self, event: TrainEvent) -> None:
+        step, last = event.step, event.step == self.config.steps
+        if step % self.config.eval_every == 0 or last:
+            event.val_loss = evaluate(self.model, self.data)
+            if not math.isfinite(event.val_loss):  # the update itself blew the weights up
+                _diverged(event)
+                return
+        if step % self.every == 0 or last:
+            event.probe = replay(self.model, self.probe_x, self.probe_y)
 
 
 def probe_samples(config: RunConfig) -> int:
@@ -118,17 +178,46 @@ def probe_samples(config: RunConfig) -> int:
     return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
 
 
-def _grad_norms(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, float, list[float]]:
-    """(loss, global gradient norm, per-parameter norms) as Python floats, with one sync."""
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    norms = torch._foreach_norm(grads)
-    total = torch.linalg.vector_norm(torch.stack(norms))
-    values = torch.stack([loss.detach(), total, *norms]).tolist()
-    return values[0], values[1], values[2:]
+PROBE_SHARE = 0.05  # probes may take at most this share of training time: past it they are spaced further apart
+PROBE_SLACK_S = 0.25  # ...unless all the asked-for probes together add less than this to the run: nobody waits for it
 
 
-def _diverged(event: TrainEvent, seconds: float) -> TrainEvent:
-    event.diverged, event.clipped, event.probe, event.seconds = True, False, None, seconds
+def probe_plan(config: RunConfig) -> tuple[int, str | None]:
+    """(steps between probes, a note for the page or None): config.probe_every, or more when a probe would
+    take more than PROBE_SHARE of the time; the first and last steps are always probed."""
+    probe = probe_seconds(config)
+    if probe * (config.steps // config.probe_every + 2) <= PROBE_SLACK_S:
+        return config.probe_every, None
+    ratio = probe / step_seconds(config)  # one probe, in training steps
+    every = max(config.probe_every, math.ceil(ratio * (1 - PROBE_SHARE) / PROBE_SHARE))
+    if every == config.probe_every:
+        return every, None
+    return every, f"probing every {every} steps (not {config.probe_every}) to keep training fast"
+
+
+def step_seconds(config: RunConfig) -> float:
+    """Estimated time of one fused training step (one torch thread), from bench/bench_scaling.py's fit."""
+    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    work = config.batch_size * G * config.hidden_size * config.hidden_size  # multiply-adds per layer and step
+    return STEP_FIXED_S + config.seq_len * config.num_layers * (STEP_PER_T_S + work * STEP_PER_MAC_S)
+
+
+def probe_seconds(config: RunConfig) -> float:
+    """Estimated time of one probe: replay() of probe_samples(config) sequences (one torch thread)."""
+    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    work = probe_samples(config) * G * config.hidden_size * config.hidden_size
+    return PROBE_FIXED_S + config.seq_len * config.num_layers * (PROBE_PER_T_S + work * PROBE_PER_MAC_S)
+
+
+# fitted to bench/bench_scaling.py on this project's 2-core CPU (one torch thread), scaled so a default step
+# takes the 2.6 ms measured on a quiet machine: fixed cost, per time step and layer, per multiply-add of the
+# recurrent matmul. The spacing depends on their ratios only (a probe's Python loop vs the fused kernel).
+STEP_FIXED_S, STEP_PER_T_S, STEP_PER_MAC_S = 0.5e-3, 33e-6, 1.6e-10
+PROBE_FIXED_S, PROBE_PER_T_S, PROBE_PER_MAC_S = 1e-3, 118e-6, 6.6e-10
+
+
+def _diverged(event: TrainEvent) -> TrainEvent:
+    event.diverged, event.clipped, event.probe = True, False, None
     return event
 
 
@@ -139,70 +228,137 @@ def evaluate(model: SequenceModel, data: SequenceData) -> float:
     return float(loss)
 
 
+BASE_COLUMNS = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds")
+
+
 @dataclass
 class Run:
-    """What a session keeps of a run: config, model, per-step history and probe traces."""
+    """What a session keeps of a run: config, model, per-step history and probe traces.
+
+    One thread may record while others read: a row is appended whole, `probes` is replaced (never
+    changed in place) and `history` is built from the rows recorded so far, so readers never see half a step.
+    """
 
     config: RunConfig
     model: SequenceModel | None = None
     data: SequenceData | None = None
-    rows: list[dict] = field(default_factory=list)
     probes: list[tuple[int, Trace]] = field(default_factory=list)
     diverged_at: int | None = None
     seconds: float = 0.0
     weights: dict[int, dict] = field(default_factory=dict)  # probe step -> model state_dict then (for dynamics)
+    version: int = 0  # goes up whenever there is something new to draw (validation, probe, divergence, the end)
+    _rows: list[tuple] = field(default_factory=list, repr=False)  # one tuple per step, in `columns` order
+    _grad_names: tuple[str, ...] | None = field(default=None, repr=False)
+    _frame: pd.DataFrame | None = field(default=None, repr=False)  # history of the first len(_frame) rows
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, event: TrainEvent) -> None:
-        row = {"step": event.step, "loss": event.loss, "val_loss": event.val_loss,
-               "grad_norm": event.grad_norm, "clipped": event.clipped, "diverged": event.diverged,
-               "seconds": event.seconds}
-        row.update({f"grad/{k}": v for k, v in event.param_grad_norms.items()})
-        self.rows.append(row)
+        norms = event.param_grad_norms
+        if self._grad_names is None:
+            self._grad_names = tuple(norms)
+        values = norms.values_ if isinstance(norms, GradNorms) else list(norms.values())
+        val = math.nan if event.val_loss is None else event.val_loss
+        self._rows.append((event.step, event.loss, val, event.grad_norm, event.clipped, event.diverged,
+                           event.seconds, *values))  # one append: readers see the whole row or none of it
         self.seconds = event.seconds
         if event.probe is not None:
-            self.probes.append((event.step, event.probe))
+            self.probes = _thinned([*self.probes, (event.step, event.probe)])  # a new list: readers keep theirs
             self._keep_weights(event.step)
-            self._thin_probes()
         if event.diverged:
             self.diverged_at = event.step
-        self._history = None
-
-    def _thin_probes(self) -> None:
-        """Past PROBE_BYTES_PER_RUN drop every other probe between the first and the latest."""
-        while len(self.probes) > 2 and sum(t.nbytes for _, t in self.probes) > PROBE_BYTES_PER_RUN:
-            first, *middle, last = self.probes
-            self.probes = [first, *middle[1::2], last]
-        kept = {step for step, _ in self.probes}
-        self.weights = {step: w for step, w in self.weights.items() if step in kept}
+        if event.val_loss is not None or event.probe is not None or event.diverged or self.finished:
+            self.version += 1
 
     def _keep_weights(self, step: int) -> None:
-        """The weights a probe saw (the generator is paused right after it), so its Jacobians can be found later."""
+        """The weights a probe saw (the generator is paused right after it), so its Jacobians can be found later.
+
+        Only for probes still kept, and within WEIGHT_BYTES_PER_RUN (thinned like probes); a new dict each time,
+        so readers keep theirs."""
         if self.model is None:
             return
-        self.weights[step] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        size = sum(v.nbytes for v in self.weights[step].values())
-        while len(self.weights) > 2 and size * len(self.weights) > WEIGHT_BYTES_PER_RUN:
-            first, *middle, last = sorted(self.weights)  # as for probes: every other one between first and latest
-            self.weights = {s: self.weights[s] for s in [first, *middle[1::2], last]}
+        kept = {s for s, _ in self.probes}
+        weights = {s: w for s, w in self.weights.items() if s in kept}
+        weights[step] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        size = sum(v.nbytes for v in weights[step].values())
+        while len(weights) > 2 and size * len(weights) > WEIGHT_BYTES_PER_RUN:
+            first, *middle, last = sorted(weights)  # as for probes: every other one between first and latest
+            weights = {s: weights[s] for s in [first, *middle[1::2], last]}
+        self.weights = weights
+
+    def __getstate__(self) -> dict:
+        """Picklable and copyable: the lock and the cached frame are rebuilt, not copied."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_frame")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _frame=None)
+
+    @property
+    def columns(self) -> list[str]:
+        return [*BASE_COLUMNS, *(f"grad/{n}" for n in self._grad_names or ())]
+
+    @property
+    def rows(self) -> Sequence[dict]:
+        """The recorded steps as dicts by column (built when read; the run keeps compact tuples)."""
+        return _Rows(self._rows[:], self.columns)
 
     @property
     def history(self) -> pd.DataFrame:
-        if getattr(self, "_history", None) is None:
-            self._history = pd.DataFrame(self.rows, columns=_columns(self.rows))
-        return self._history
+        """One row per recorded step (a consistent snapshot, also while another thread records)."""
+        with self._lock:  # one reader extends the cached frame at a time
+            n, frame = len(self._rows), self._frame
+            if frame is None or len(frame) != n:
+                done = 0 if frame is None else len(frame)
+                new = pd.DataFrame(self._rows[done:n], columns=self.columns)
+                frame = new if frame is None or not done else pd.concat([frame, new], ignore_index=True)
+                self._frame = frame
+        return frame
 
     @property
     def step(self) -> int:
-        return self.rows[-1]["step"] if self.rows else -1
+        rows = self._rows
+        return rows[-1][0] if rows else -1
 
     @property
     def finished(self) -> bool:
         return self.diverged_at is not None or self.step >= self.config.steps
 
+    @property
+    def seconds_per_step(self) -> float | None:
+        """Compute time per update so far (None before the first update)."""
+        return self.seconds / self.step if self.step > 0 else None
 
-def _columns(rows: list[dict]) -> list[str]:
-    base = ["step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds"]
-    return base + [k for k in (rows[0] if rows else {}) if k not in base]
+    @property
+    def probe_every(self) -> int:
+        """Steps between probes as trained: config.probe_every, or more when probes would slow training."""
+        return probe_plan(self.config)[0]
+
+    @property
+    def probe_note(self) -> str | None:
+        """Why probes are further apart than asked (None when they are not)."""
+        return probe_plan(self.config)[1]
+
+
+class _Rows(Sequence):
+    """A read-only view of recorded rows as dicts, made one at a time when indexed."""
+
+    def __init__(self, rows: list[tuple], columns: list[str]):
+        self._rows, self._columns = rows, columns
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [dict(zip(self._columns, r, strict=True)) for r in self._rows[i]]
+        return dict(zip(self._columns, self._rows[i], strict=True))
+
+
+def _thinned(probes: list[tuple[int, Trace]]) -> list[tuple[int, Trace]]:
+    """Past PROBE_BYTES_PER_RUN drop every other probe between the first and the latest."""
+    while len(probes) > 2 and sum(t.nbytes for _, t in probes) > PROBE_BYTES_PER_RUN:
+        first, *middle, last = probes
+        probes = [first, *middle[1::2], last]
+    return probes
 
 
 def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
@@ -214,6 +370,3 @@ def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
         run.record(event)
     return run
 
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else x

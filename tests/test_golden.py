@@ -1,0 +1,34 @@
+"""The sped-up engine records exactly what the engine recorded before (tests/golden_runs.py saved it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.golden_runs import PATH, RUNS, record
+
+TRAINING = ("step", "loss", "val_loss", "grad_norm", "param_grad_norms", "param_names", "clipped", "probe_steps")
+
+
+@pytest.fixture(scope="module")
+def golden():
+    with np.load(PATH) as saved:
+        return dict(saved)
+
+
+@pytest.mark.parametrize("name,task,config", RUNS, ids=[r[0] for r in RUNS])
+def test_training_numbers_are_bit_for_bit_the_saved_ones(golden, name, task, config):
+    now = record(task, config)
+    for key in TRAINING:
+        np.testing.assert_array_equal(now[key], golden[f"{name}:{key}"], err_msg=f"{name}: {key}")
+    assert golden[f"{name}:clipped"].any() == (config.clip is not None)  # the clipping path is really exercised
+
+
+@pytest.mark.parametrize("name,task,config", RUNS, ids=[r[0] for r in RUNS])
+def test_probe_arrays_are_the_saved_ones(golden, name, task, config):
+    """Same arrays, same keys; replay may order float operations differently, so float32 rounding is allowed."""
+    now = record(task, config)
+    saved = {k.split(":", 1)[1]: v for k, v in golden.items() if k.startswith(f"{name}:probe") and "/" in k}
+    assert sorted(k for k in now if "/" in k) == sorted(saved)
+    for key, value in saved.items():
+        np.testing.assert_allclose(now[key], value, rtol=1e-5, atol=1e-6, err_msg=f"{name}: {key}")
