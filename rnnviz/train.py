@@ -65,21 +65,25 @@ def train(
 
 
 def train_model(
-    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None
+    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None,
+    *, start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
 ) -> Iterator[TrainEvent]:
     """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
 
     Event `step` describes: the loss and gradient of that step's batch (taken before its update),
     then, after the update, the validation loss and the probe. Step 0 applies no update.
+    `start_step` and `optimizer` (with its state) continue a saved run exactly where it stopped.
     """
-    opt = make_optimizer(config, model)
+    opt = optimizer if optimizer is not None else make_optimizer(config, model)
     names = [n for n, _ in model.named_parameters()]
     params = list(model.parameters())
     n_probe = probe_samples(config)
     probe_x, probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
     batches = batch_indices(config, len(data.x_train))
+    for _ in range(start_step):  # the batches of the steps already done
+        next(batches)
     busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
-    for step in range(config.steps + 1):
+    for step in range(start_step, config.steps + 1):
         if stop is not None and stop():
             return
         t_step = time.perf_counter()
@@ -149,6 +153,7 @@ class Run:
     probes: list[tuple[int, Trace]] = field(default_factory=list)
     diverged_at: int | None = None
     seconds: float = 0.0
+    optimizer: torch.optim.Optimizer | None = None  # kept so a saved run can continue (rnnviz.runfile)
 
     def record(self, event: TrainEvent) -> None:
         row = {"step": event.step, "loss": event.loss, "val_loss": event.val_loss,
@@ -194,8 +199,8 @@ def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
     """Train to the end (or divergence) and return the whole Run."""
     data = data if data is not None else load_dataset(config)
     model = build_model(config, data)
-    run = Run(config, model, data)
-    for event in train_model(config, data, model):
+    run = Run(config, model, data, optimizer=make_optimizer(config, model))
+    for event in train_model(config, data, model, optimizer=run.optimizer):
         run.record(event)
     return run
 
