@@ -10,6 +10,7 @@ import io
 import json
 import math
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,11 @@ def save_run(run: Run) -> bytes:
         PROBES: _probes_npz(run.probes),
         **_upload_entry(run.config),
     }
-    if run.model is not None:
-        entries[WEIGHTS] = _torch_bytes(run.model.state_dict())
-        if run.optimizer is not None:
-            entries[OPTIMIZER] = _torch_bytes(run.optimizer.state_dict())
+    if run.model is None:
+        raise RunFileError("this run has no model to save")
+    entries[WEIGHTS] = _torch_bytes(run.model.state_dict())
+    if run.optimizer is not None:
+        entries[OPTIMIZER] = _torch_bytes(run.optimizer.state_dict())
     data = _zip(entries)
     if len(data) > MAX_FILE_BYTES and OPTIMIZER in entries:  # still continues, with a fresh optimizer state
         del entries[OPTIMIZER]
@@ -79,8 +81,6 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 
 def _ratio_ok(blob: bytes) -> bool:
-    import zlib
-
     return len(blob) <= MAX_RATIO * len(zlib.compress(blob, 1))
 
 
@@ -142,11 +142,8 @@ def load_run(data: bytes) -> Run:
     run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
     run.diverged_at, run.seconds = manifest.get("diverged_at"), float(manifest.get("seconds") or 0.0)
-    if WEIGHTS in entries:
-        _load_weights(run.model, entries[WEIGHTS])
-        run.optimizer = _optimizer(config, run.model, entries.get(OPTIMIZER))
-    else:
-        run.model = None
+    _load_weights(run.model, entries[WEIGHTS])
+    run.optimizer = _optimizer(config, run.model, entries.get(OPTIMIZER))
     _check_consistent(run, manifest)
     return run
 
@@ -169,7 +166,8 @@ def _read_zip(data: bytes, what: str, budget: int, max_entries: int = MAX_ENTRIE
             infos = zf.infolist()
             _check_sizes(infos, what, budget, max_entries)
             return {info.filename: _read_member(zf, info) for info in infos} if read else {}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError) as err:
         raise RunFileError(f"{what} is damaged or truncated ({err}); save the run again") from None
 
 
@@ -201,14 +199,14 @@ def _check_manifest(entries: dict[str, bytes]) -> None:
     if MANIFEST not in entries:
         names = ", ".join(sorted(entries)[:5]) or "nothing"
         raise RunFileError(f"this zip is not a run file saved by rnnviz (it holds {names}; a run file holds "
-                           f"{MANIFEST}, {CONFIG}, {HISTORY} and {PROBES})")
+                           f"{MANIFEST}, {CONFIG}, {HISTORY}, {PROBES} and {WEIGHTS})")
     manifest = _json(entries[MANIFEST], MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise RunFileError(f"{MANIFEST} does not describe an rnnviz run file")
     if manifest.get("version") != VERSION:
         raise RunFileError(f"run file version {manifest.get('version')!r} is not supported; this rnnviz reads "
                            f"version {VERSION}")
-    missing = [name for name in (CONFIG, HISTORY, PROBES) if name not in entries]
+    missing = [name for name in (CONFIG, HISTORY, PROBES, WEIGHTS) if name not in entries]
     if missing:
         raise RunFileError(f"the run file lacks {', '.join(missing)}")
 
@@ -327,6 +325,8 @@ def _npy(raw: bytes, name: str) -> np.ndarray:
 
 
 def _torch_load(blob: bytes, name: str):
+    if not blob.startswith(b"PK\x03\x04"):
+        raise RunFileError(f"{name} is not a weights file rnnviz can read (torch.save writes a zip)")
     # torch.save writes a zip: bound it like the run file before torch reads it
     _read_zip(blob, name, MAX_UNCOMPRESSED_BYTES, MAX_TORCH_ENTRIES, read=False)
     try:
@@ -368,7 +368,7 @@ def _check_consistent(run: Run, manifest: dict) -> None:
 
 def resume_events(run: Run):
     """Training events that continue `run` from its next step, as an uninterrupted run would (None if it can't)."""
-    if run.model is None or run.finished or run.data is None:
+    if run.finished:
         return None
     if run.optimizer is None:
         run.optimizer = make_optimizer(run.config, run.model)
