@@ -268,12 +268,13 @@ def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
     if P == 0:
         return []
     _check_probe_shapes(arrays, config, P)
-    gates = [g for g in GATE_NAMES[config.cell]]
+    # each probe's arrays get their own (aligned) memory, as replay gave them: numpy's float32 reductions can
+    # round differently on a view at an odd offset, and the views must draw exactly what they drew before
+    get = lambda name, i: arrays[name][i].copy() if name in arrays else None  # noqa: E731
     return [(int(steps[i]), Trace(
-        hidden=arrays["hidden"][i], cell=arrays["cell"][i] if "cell" in arrays else None,
-        gates={g: arrays[f"gate.{g}"][i] for g in gates}, grad_norms=arrays["grad_norms"][i],
-        input_saliency=arrays["input_saliency"][i], outputs=arrays["outputs"][i], loss=float(loss[i]),
-        spectral_radius=arrays["spectral_radius"][i] if "spectral_radius" in arrays else None,
+        hidden=get("hidden", i), cell=get("cell", i), gates={g: get(f"gate.{g}", i) for g in GATE_NAMES[config.cell]},
+        grad_norms=get("grad_norms", i), input_saliency=get("input_saliency", i), outputs=get("outputs", i),
+        loss=float(loss[i]), spectral_radius=get("spectral_radius", i),
     )) for i in range(P)]
 
 
