@@ -45,29 +45,47 @@ class RunFileError(ValueError):
 
 
 def save_run(run: Run) -> bytes:
-    """The run as a .zip (see the README's "Run files"); raises RunFileError if it exceeds the bounds."""
-    entries = {
-        MANIFEST: json.dumps({"format": FORMAT, "version": VERSION, "step": run.step,
-                              "diverged_at": run.diverged_at, "seconds": run.seconds}).encode(),
-        CONFIG: json.dumps(run.config.to_dict(), sort_keys=True, indent=1).encode(),
-        HISTORY: run.history.to_csv(index=False).encode(),
-        PROBES: _probes_npz(run.probes),
-        **_upload_entry(run.config),
-    }
+    """The run as a .zip (see the README's "Run files"); raises RunFileError if even a thinned run does not fit.
+
+    A run too big for MAX_FILE_BYTES first loses its optimizer state (it still continues, with a fresh one),
+    then every other probe between the first and the latest, as Run thins them in memory.
+    """
     if run.model is None:
         raise RunFileError("this run has no model to save")
-    entries[WEIGHTS] = _torch_bytes(run.model.state_dict())
+    history = run.history  # one snapshot: training may go on in another thread while this is saved
+    entries = {
+        CONFIG: json.dumps(run.config.to_dict(), sort_keys=True, indent=1).encode(),
+        HISTORY: history.to_csv(index=False).encode(),
+        WEIGHTS: _torch_bytes(run.model.state_dict()),
+        **_upload_entry(run.config),
+    }
     if run.optimizer is not None:
         entries[OPTIMIZER] = _torch_bytes(run.optimizer.state_dict())
+    if _size(entries) > MAX_FILE_BYTES // 2:
+        entries.pop(OPTIMIZER, None)
+    probes = _fit_probes(list(run.probes), MAX_FILE_BYTES - _size(entries) - 2**20)
+    step = int(history.step.iloc[-1]) if len(history) else -1
+    entries[PROBES] = _probes_npz([(s, t) for s, t in probes if s <= step])
+    entries[MANIFEST] = json.dumps({"format": FORMAT, "version": VERSION, "step": step, "seconds": run.seconds,
+                                    "diverged_at": run.diverged_at,
+                                    "probes_dropped": len(run.probes) - len(probes)}).encode()
     data = _zip(entries)
-    if len(data) > MAX_FILE_BYTES and OPTIMIZER in entries:  # still continues, with a fresh optimizer state
-        del entries[OPTIMIZER]
-        data = _zip(entries)
-    if len(data) > MAX_FILE_BYTES or sum(map(len, entries.values())) > MAX_UNCOMPRESSED_BYTES:
-        raise RunFileError(f"this run is too large for a run file ({len(data) / 2**20:.0f} MB compressed; the limit is "
-                           f"{MAX_FILE_BYTES // 2**20} MB, {MAX_UNCOMPRESSED_BYTES // 2**20} MB uncompressed): "
-                           "fewer units or layers, or fewer probes (a larger probe_every), make it smaller")
+    if len(data) > MAX_FILE_BYTES or _size(entries) > MAX_UNCOMPRESSED_BYTES:
+        raise RunFileError(f"this run is too large for a run file ({len(data) / 2**20:.0f} MB; the limit is "
+                           f"{MAX_FILE_BYTES // 2**20} MB): fewer units, layers or probe samples make it smaller")
     return data
+
+
+def _size(entries: dict[str, bytes]) -> int:
+    return sum(len(blob) for blob in entries.values())
+
+
+def _fit_probes(probes: list[tuple[int, Trace]], room: int) -> list[tuple[int, Trace]]:
+    """Drop every other probe between the first and the latest until their arrays fit in `room` bytes."""
+    while len(probes) > 2 and sum(t.nbytes for _, t in probes) > room:
+        first, *middle, last = probes
+        probes = [first, *middle[1::2], last]
+    return probes
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

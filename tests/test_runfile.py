@@ -300,7 +300,19 @@ def test_too_many_entries_are_refused():
         load_run(rezip({f"f{i}": b"" for i in range(10_000)}))
 
 
-def test_a_run_too_big_for_a_file_cannot_be_saved(monkeypatch, lstm_run):
+def test_a_run_too_big_for_a_file_is_thinned_to_fit(monkeypatch, lstm_run, run_bytes):
+    full = read_entries(run_bytes)
+    one_probe = lstm_run.probes[0][1].nbytes
+    limit = len(run_bytes) - 2 * one_probe + 2**20 + 1  # room for all but about two probes
+    monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", limit)
+    loaded = load_run(save_run(lstm_run))
+    steps = [s for s, _ in loaded.probes]
+    assert steps[0] == 0 and steps[-1] == lstm_run.step and len(steps) < len(lstm_run.probes)
+    assert OPTIMIZER in full
+    pd.testing.assert_frame_equal(loaded.history, lstm_run.history)  # the history is never thinned
+
+
+def test_a_run_too_big_even_thinned_cannot_be_saved(monkeypatch, lstm_run):
     monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", 10_000)
     with pytest.raises(RunFileError, match="too large for a run file"):
         save_run(lstm_run)
