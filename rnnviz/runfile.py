@@ -179,6 +179,7 @@ def read_entries(data: bytes) -> dict[str, bytes]:
 
 
 def _read_zip(data: bytes, what: str, budget: int, max_entries: int = MAX_ENTRIES, read: bool = True) -> dict:
+    _check_entry_count(data, what, max_entries)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
@@ -187,6 +188,18 @@ def _read_zip(data: bytes, what: str, budget: int, max_entries: int = MAX_ENTRIE
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError,
             RuntimeError) as err:
         raise RunFileError(f"{what} is damaged or truncated ({err}); save the run again") from None
+
+
+def _check_entry_count(data: bytes, what: str, max_entries: int) -> None:
+    """The entry count from the end-of-archive record, before zipfile parses every entry's header (a file of a
+    million empty entries would otherwise take seconds to refuse)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if end < 0 or len(data) < end + 22:
+        raise RunFileError(f"{what} is damaged or truncated (its end-of-archive record is missing); save the run again")
+    count = int.from_bytes(data[end + 10 : end + 12], "little")  # 0xFFFF: a zip64 archive, far too many anyway
+    if count > max_entries:
+        raise RunFileError(f"{what} has {count if count < 0xFFFF else 'over 65,535'} entries; at most {max_entries} "
+                           "are allowed")
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], what: str, budget: int, max_entries: int) -> None:
