@@ -85,9 +85,16 @@ def chart_downloads(fig, caption: str, key: str | None, data=None) -> None:
     base = key or hashlib.sha1(f"{caption}|{stem}".encode()).hexdigest()[:12]
     table = (lambda: data) if data is not None else (lambda: exports.figure_table(fig))
     c1, c2, _ = st.columns([1, 1, 6])
-    c1.download_button("CSV", data=lambda: exports.table_csv(table()), file_name=f"{stem}.csv", mime="text/csv",
-                       key=f"dl_csv_{base}", on_click="ignore", icon=":material/table:", type="tertiary",
-                       help="This view's data as a CSV file.")
+    with c1:
+        csv_download(table, stem, key=f"dl_csv_{base}")
     c2.download_button("HTML", data=lambda: exports.figure_html(fig), file_name=f"{stem}.html", mime="text/html",
                        key=f"dl_html_{base}", on_click="ignore", icon=":material/code:", type="tertiary",
                        help="This figure as a standalone interactive HTML file (works offline).")
+
+
+def csv_download(table, name: str, key: str, label: str = "CSV") -> None:
+    """One CSV download button for a view's table (a DataFrame, or a callable returning one: built on click)."""
+    build = table if callable(table) else (lambda: table)
+    st.download_button(label, data=lambda: exports.table_csv(build()), file_name=f"{name}.csv", mime="text/csv",
+                       key=key, on_click="ignore", icon=":material/table:", type="tertiary",
+                       help="This view's data as a CSV file.")
