@@ -159,7 +159,7 @@ def load_run(data: bytes) -> Run:
     run.rows = _history(entries[HISTORY], [n for n, _ in run.model.named_parameters()], config)
     run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
-    run.diverged_at, run.seconds = manifest.get("diverged_at"), float(manifest.get("seconds") or 0.0)
+    run.diverged_at, run.seconds = manifest.get("diverged_at"), manifest.get("seconds", 0.0)
     _load_weights(run.model, entries[WEIGHTS])
     run.optimizer = _optimizer(config, run.model, entries.get(OPTIMIZER))
     _check_consistent(run, manifest)
@@ -391,8 +391,14 @@ def _optimizer(config: RunConfig, model, blob: bytes | None):
 def _check_consistent(run: Run, manifest: dict) -> None:
     if manifest.get("step") != run.step:
         raise RunFileError(f"{MANIFEST} says step {manifest.get('step')!r} but {HISTORY} ends at step {run.step}")
-    if any(s > run.step or s < 0 for s, _ in run.probes):
-        raise RunFileError(f"{PROBES} has probes after the run's last step {run.step}")
+    steps = [s for s, _ in run.probes]
+    if any(s < 0 or s > run.step for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise RunFileError(f"{PROBES}: probe steps must increase and lie within the run's steps 0 to {run.step}")
+    if run.diverged_at is not None and (not isinstance(run.diverged_at, int) or run.diverged_at != run.step):
+        raise RunFileError(f"{MANIFEST}: diverged_at={run.diverged_at!r} must be the run's last step or null")
+    if isinstance(run.seconds, bool) or not isinstance(run.seconds, (int, float)) or not run.seconds >= 0:
+        raise RunFileError(f"{MANIFEST}: seconds={run.seconds!r} must be a number of seconds")
+    run.seconds = float(run.seconds)
 
 
 # ---- continuing -----------------------------------------------------------------------------------------------

@@ -322,3 +322,15 @@ def test_our_own_files_hold_what_the_readme_says(run_bytes):
     entries = read_entries(run_bytes)
     assert {MANIFEST, CONFIG, HISTORY, PROBES, WEIGHTS, OPTIMIZER} <= set(entries)
     assert RunConfig.from_dict(json.loads(entries[CONFIG])) == RunConfig(cell="lstm", **SMALL)
+
+
+@pytest.mark.parametrize("manifest", [
+    {"diverged_at": "soon"},
+    {"seconds": "many"},
+    {"seconds": float("nan")},
+    {"step": 3},
+])
+def test_a_manifest_that_contradicts_the_run_is_refused(run_bytes, manifest):
+    current = json.loads(read_entries(run_bytes)[MANIFEST])
+    with pytest.raises(RunFileError, match="rnnviz.json"):
+        load_run(edited(run_bytes, rnnviz_json=json.dumps(current | manifest).encode()))
