@@ -18,6 +18,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="word_lesson.zip")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save-every", type=int, default=250, help="also save the unfinished run every so many steps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     config = BY_KEY["word_lstm"].config
@@ -30,6 +31,9 @@ def main() -> None:
         if event.val_loss is not None:
             print(f"step {event.step:5d}  loss {event.loss:.3f}  val {event.val_loss:.3f}  "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
+        if event.step and event.step % args.save_every == 0:
+            with open(args.out, "wb") as f:
+                f.write(save_run(run))
     with open(args.out, "wb") as f:
         f.write(save_run(run))
     print(f"saved {args.out}")

@@ -122,9 +122,11 @@ WORD_LSTM = Lesson(
     "probabilities. Train: the validation loss falls well below the unigram baseline.",
     "pages/6_Text.py",
     RunConfig(cell="lstm", hidden_size=128, embedding_size=64, seq_len=50, dataset="text",
-              dataset_params={"tokens": "words", "n_val": 64}, steps=1500, batch_size=32, lr=3e-3, probe_every=100,
-              probe_size=4, eval_every=50),
+              dataset_params={"tokens": "words", "n_train": 50_000, "n_val": 64}, steps=1500, batch_size=32,
+              lr=3e-3, probe_every=100, probe_size=4, eval_every=50),
 )
-LESSONS = (*LESSONS, WORD_LSTM)  # 64 validation windows: the Train page scores all of them, 5,000 words each
+# 50,000 training windows (the whole corpus, overlapping) so the model does not memorise a few; 64 validation
+# windows because the Train page scores all of them, 5,000 words at every position
+LESSONS = (*LESSONS, WORD_LSTM)
 
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}
