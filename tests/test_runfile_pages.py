@@ -76,3 +76,13 @@ def test_a_bad_file_leaves_the_current_run(monkeypatch):
     with pytest.raises(RunFileError):
         load_run(b"\x89PNG not a run")
     assert state(at).run is run  # nothing was replaced: opening happens only after load_run succeeded
+
+
+def test_a_run_whose_settings_spell_out_defaults_is_not_reset_by_the_sidebar(monkeypatch):
+    at = open_page("pages/1_Train.py", **SHORT)
+    press(at, "ctl_step", times=2)
+    run = load_run(save_run(state(at).run))
+    run.config = run.config.replace(dataset_params={"frequency": 0.1} | run.config.dataset_params)
+    other = open_in(open_page("pages/1_Train.py"), run, monkeypatch)
+    other.run()
+    assert state(other).run.step == 2 and "reset" not in texts(other, "info")

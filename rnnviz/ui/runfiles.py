@@ -7,6 +7,7 @@ import hashlib
 import streamlit as st
 
 from rnnviz import exports, runfile
+from rnnviz.datasets import DATASETS
 from rnnviz.runfile import RunFileError
 from rnnviz.session import Trainer
 from rnnviz.train import Run
@@ -59,6 +60,7 @@ def open_run(state, run: Run) -> None:
 
     if state.trainer is not None:
         state.trainer.close()
+    run.config = canonical(run.config)
     state.playing = False
     state.config = run.config
     state.trainer = resumable_trainer(run)
@@ -67,6 +69,13 @@ def open_run(state, run: Run) -> None:
     load_widgets(run.config)
     left = "" if run.finished else f" Press ▶ Play to continue training to step {run.config.steps:,}."
     state.notice = f"a run at step {max(run.step, 0):,} of {run.config.steps:,}.{left}"
+
+
+def canonical(config):
+    """The config without dataset options at their defaults, as the sidebar builds it (else it would differ from
+    what the sidebar's widgets give back, and the opened run would be reset at the next rerun)."""
+    defaults = {p.name: p.default for p in DATASETS[config.dataset].params}
+    return config.replace(dataset_params={k: v for k, v in config.dataset_params.items() if defaults.get(k) != v})
 
 
 def resumable_trainer(run: Run) -> Trainer:
