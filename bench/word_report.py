@@ -39,6 +39,12 @@ def main() -> None:
     print(f"after {PROMPT!r}:")
     for word, p in textviz.next_words(model, vocab, PROMPT, k=10):
         print(f"  {word:>12s}  {p:.3f}")
+    ids, _ = textviz.encode_words(PROMPT, vocab)
+    probs = textviz.next_word_probs(model, ids)
+    for word in ("prices", "shares"):  # the tutorial's expected answers
+        if word in vocab:
+            p = probs[vocab.index(word)]
+            print(f"  {word!r}: probability {float(p):.4f}, rank {int((probs > p).sum()) + 1} of {len(vocab)}")
     ppl = perplexity(model, data.x_val, data.y_val)
     base = math.exp(data.baseline["loss"])
     print(f"validation perplexity {ppl:.1f} over {data.y_val.numel():,} words (last 10% of the corpus); "
