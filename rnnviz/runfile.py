@@ -271,7 +271,8 @@ def _restore_upload(config: RunConfig, entries: dict[str, bytes]) -> None:
 def _history(blob: bytes, param_names: list[str], config: RunConfig) -> list[dict]:
     """The per-step rows; the header must name exactly the expected columns, checked before parsing the rest."""
     expected = [*HISTORY_BASE, *(f"grad/{n}" for n in param_names)]
-    header = blob[: blob.find(b"\n")] if b"\n" in blob else blob
+    head = blob[: 64 * 1024]  # the header line is short: a file whose first line is not is refused unparsed
+    header = head[: head.find(b"\n")] if b"\n" in head else b""
     if header.decode("utf-8", "replace").strip().split(",") != expected:
         raise RunFileError(f"{HISTORY} does not have the columns this run's model needs ({', '.join(expected[:7])}, "
                            "one grad/ column per parameter)")
