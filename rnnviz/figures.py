@@ -638,3 +638,21 @@ def grad_replay(steps: list[int], grads: list[np.ndarray], sigmas: list[np.ndarr
     )
     _play_controls(fig, labels)
     return fig
+
+
+# ---- word models: the next-word distribution (Text page, word mode) ----
+
+CAPTIONS["next_word_bars"] = (
+    "The model's ten likeliest next words after the prompt, with their probabilities; a model that learned "
+    "nothing would rank the commonest words (the, of, ',') first whatever the prompt."
+)
+
+
+def next_word_bars(top: list[tuple[str, float]]):
+    """Horizontal bars: the likeliest first, at the top."""
+    words, probs = [w for w, _ in top][::-1], [p for _, p in top][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=words, orientation="h", marker_color=PALETTE[0],
+                           text=[f"{p:.1%}" for p in probs], textposition="outside",
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_yaxes(type="category")
+    return _style(fig, "Next word", "probability", "", height=80 + 28 * len(top))

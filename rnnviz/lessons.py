@@ -115,4 +115,20 @@ LESSONS = (
     ),
 )
 
+# ---- the tutorial's word-level model (seed 003) ----
+WORD_LSTM = Lesson(
+    "word_lstm", "The tutorial's word LSTM: what comes after \"Stock market sees sharp rise in\"?",
+    "The fourth tutorial's exact model, Embedding(5000, 64) → LSTM(128) → Dense(5000) over windows of 50 words, "
+    "trained to predict the next word of the US State of the Union addresses (1790–2026).",
+    "Text: type a prompt (the tutorial's is the default) and see the ten likeliest next words with their "
+    "probabilities. Train: the validation loss falls well below the unigram baseline.",
+    "pages/6_Text.py",
+    RunConfig(cell="lstm", hidden_size=128, embedding_size=64, seq_len=50, dataset="text",
+              dataset_params={"tokens": "words", "n_train": 50_000, "n_val": 64}, steps=1500, batch_size=32,
+              lr=3e-3, probe_every=100, probe_size=4, eval_every=50),
+)
+# 50,000 training windows (the whole corpus, overlapping) so the model does not memorise a few; 64 validation
+# windows because the Train page scores all of them, 5,000 words at every position
+LESSONS = (*LESSONS, WORD_LSTM)
+
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}

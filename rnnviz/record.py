@@ -57,7 +57,8 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
         flat_h = [h for hs in hs_all for h in hs]
         grads = torch.autograd.grad(last, flat_h + [inp])
     L, T = rnn.num_layers, x.shape[1]
-    gnorm = torch.stack(grads[:-1]).norm(dim=-1).reshape(L, T, -1).permute(0, 2, 1)  # (L, B, T)
+    # contiguous: numpy reductions over a permuted view round differently from a saved-and-loaded copy
+    gnorm = torch.stack(grads[:-1]).norm(dim=-1).reshape(L, T, -1).permute(0, 2, 1).contiguous()  # (L, B, T)
     return Trace(
         hidden=_stack(hs_all),
         cell=_stack(cs_all) if cell == "lstm" else None,

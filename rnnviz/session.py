@@ -8,25 +8,30 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
-from rnnviz.train import Run, build_model, train_model
+from rnnviz.train import Run, TrainEvent, build_model, make_optimizer, train_model
 
 
 class Trainer:
-    def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None):
-        """Build data and model for `config` (DatasetError/ConfigError propagate), or wrap a finished run."""
+    def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None,
+                 events: Iterator[TrainEvent] | None = None):
+        """Build data and model for `config` (DatasetError/ConfigError propagate), or wrap a finished run
+        (from the run cache), or a loaded run with the `events` that continue it (rnnviz.runfile)."""
         self.config = config
-        self.from_cache = run is not None
+        self.from_cache = run is not None and events is None
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # (seconds, steps) of recent chunks
-        self._busy = threading.Lock()  # a page switch can start a new tick while the old one still trains
+        self._busy = threading.Lock()  # one step at a time, and nothing reads the model mid-step
         if run is not None:
-            self.run, self._events = run, iter(())
+            self.run, self._events = run, events if events is not None else iter(())
             return
         data = data if data is not None else load_dataset(config)
-        self.run = Run(config, build_model(config, data), data)
-        self._events = train_model(config, data, self.run.model)
+        model = build_model(config, data)
+        self.run = Run(config, model, data, optimizer=make_optimizer(config, model))  # kept: a run file continues
+        self._events = train_model(config, data, model, optimizer=self.run.optimizer)
         self.advance(max_steps=1)  # step 0: the untrained model, so every view has something to show
         self._recent.clear()
 
@@ -62,6 +67,12 @@ class Trainer:
 
     def step(self) -> int:
         return self.advance(max_steps=1)
+
+    @contextmanager
+    def between_steps(self):
+        """Hold training still while the caller reads the model (e.g. saves the run)."""
+        with self._busy:
+            yield
 
     def close(self) -> None:
         """Finish the training generator; waits for a step under way in another thread."""

@@ -102,3 +102,96 @@ def signed(name: str, values: np.ndarray) -> np.ndarray:
     """Values mapped onto [-1, 1] for colouring: a gate's own range (sigmoid [0, 1]) stretched, others as they are."""
     lo, hi = gate_range(name) or (-1.0, 1.0)
     return 2 * (np.asarray(values) - lo) / (hi - lo) - 1
+
+
+# ---- word models (the tutorial's Embedding -> LSTM -> Dense over words) ----------------------------------------
+
+WORD_FEATURES = ("punctuation", "position in sentence", "after a comma")
+NO_SPACE_BEFORE = set(",.;:!?)]}'%")
+
+
+def is_word_model(data) -> bool:
+    return data is not None and data.task == "next_token" and data.extras.get("tokens") == "words"
+
+
+def encode_words(text: str, vocab: list[str]) -> tuple[torch.Tensor, list[str]]:
+    """Token ids of `text` (words outside the vocabulary become <unk>) and the tokens as the model sees them."""
+    from rnnviz.datasets.words import UNK, tokenize
+
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [index.get(w, index.get(UNK, 0)) for w in tokenize(text)]
+    return torch.tensor(ids, dtype=torch.long), [vocab[i] for i in ids]
+
+
+@torch.no_grad()
+def next_word_probs(model: SequenceModel, ids: torch.Tensor) -> torch.Tensor:
+    """The model's distribution over the next token after `ids` (T,): (V,)."""
+    states, _ = model.rnn(model.rnn_input(ids[None]))  # (1, T, H)
+    return torch.softmax(model.head(states[:, -1])[0], -1)
+
+
+def next_words(model: SequenceModel, vocab: list[str], prompt: str, k: int = 10) -> list[tuple[str, float]]:
+    """The k likeliest next words after `prompt`, with their probabilities (empty if no word is known)."""
+    ids, _ = encode_words(prompt, vocab)
+    if len(ids) == 0:
+        return []
+    probs = next_word_probs(model, ids)
+    top = torch.topk(probs, min(k, len(vocab)))
+    return [(vocab[int(i)], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
+
+
+@torch.no_grad()
+def sample_words(model: SequenceModel, vocab: list[str], prompt: str, n: int, temperature: float,
+                 seed: int = 0) -> list[str]:
+    """Continue `prompt` by n words; <unk> is never drawn (it stands for thousands of rare words)."""
+    from rnnviz.datasets.words import UNK
+
+    gen = torch.Generator().manual_seed(seed)
+    ids, _ = encode_words(prompt, vocab)
+    ids = ids if len(ids) else torch.zeros(1, dtype=torch.long)
+    states, hidden = model.rnn(model.rnn_input(ids[None]))
+    banned = [i for i, w in enumerate(vocab) if w == UNK]
+    out = []
+    for _ in range(n):
+        logits = model.head(states[:, -1])[0] / max(temperature, 1e-3)  # (V,)
+        logits[banned] = -float("inf")
+        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
+        out.append(vocab[int(nxt)])
+        states, hidden = model.rnn(model.rnn_input(nxt[None]), hidden)
+    return out
+
+
+def join_words(tokens: list[str], out: str = "") -> str:
+    """Tokens back to readable text (appended to `out`): no space before punctuation, a capital after a sentence end."""
+    capital = not out or out.rstrip().endswith((".", "!", "?"))
+    out = out.rstrip()
+    for w in tokens:
+        shown = w[:1].upper() + w[1:] if capital and w[:1].isalpha() else w
+        out += shown if not out or w in NO_SPACE_BEFORE or out.endswith(("(", "[")) else " " + shown
+        capital = w in (".", "!", "?") or (capital and not w[:1].isalnum())
+    return out
+
+
+def word_activations(model: SequenceModel, ids: torch.Tensor, layer: int = -1) -> dict[str, np.ndarray]:
+    """h_t and every gate for each word of `ids` (T,): name -> (T, H)."""
+    trace = replay(model, ids[None], ids[None])  # targets only feed the (unused here) gradients
+    out = {"hidden": trace.hidden[layer, 0]}
+    out.update({name: g[layer, 0] for name, g in trace.gates.items()})
+    return out
+
+
+def word_features(tokens: list[str]) -> dict[str, np.ndarray]:
+    """Per-word signals a unit might track: punctuation, position in the sentence, right after a comma."""
+    punct = np.array([not w[:1].isalnum() for w in tokens], float)
+    pos, after_comma, p = [], [], 0
+    for i in range(len(tokens)):
+        p = 0 if i and tokens[i - 1] in (".", "!", "?") else p + 1
+        pos.append(p)
+        after_comma.append(i > 0 and tokens[i - 1] == ",")
+    return dict(zip(WORD_FEATURES, (punct, np.array(pos, float), np.array(after_comma, float)), strict=True))
+
+
+def colored_words_html(tokens: list[str], values: np.ndarray) -> str:
+    """colored_html for words: each word's background from blue (-1) through white to red (+1)."""
+    spaced = [w if i == 0 or w in NO_SPACE_BEFORE else " " + w for i, w in enumerate(tokens)]
+    return colored_html(spaced, values)  # type: ignore[arg-type]  (a list of words zips like a string)

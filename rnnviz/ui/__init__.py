@@ -6,6 +6,7 @@ import streamlit as st
 
 from rnnviz import jobs
 from rnnviz.ui.control import live, training_control
+from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
 from rnnviz.ui.state import AppState, get_state, reset
 
@@ -21,6 +22,7 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     state.page = "".join(c for c in title.lower() if c.isalnum())[:24]
     navigation()
     config_sidebar(state)
+    run_file_panel(state)
     st.title(title)
     if state.error:
         st.error(state.error)
@@ -53,10 +55,14 @@ def navigation() -> None:
         st.divider()
 
 
-def chart(fig, caption: str, key: str | None = None) -> None:
-    """A plotly figure across the page's width with its one-sentence caption."""
+def chart(fig, caption: str, key: str | None = None, data=None) -> None:
+    """A plotly figure across the page's width with its one-sentence caption, and its CSV / HTML downloads.
+
+    `data` (a DataFrame) is what the CSV holds; without it, the figure's own points.
+    """
     st.plotly_chart(fig, width="stretch", key=key)
     st.caption(caption)
+    chart_downloads(fig, caption, key, data)
 
 
 def no_probe_yet(state: AppState) -> bool:

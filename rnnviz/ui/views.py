@@ -11,6 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from rnnviz.record import Trace
+from rnnviz.ui.runfiles import chart_downloads
 from rnnviz.ui.state import AppState
 
 
@@ -141,3 +142,4 @@ def selectable_chart(fig, caption: str, key: str) -> None:
     """chart() whose points or box select time steps: time_cursor reads it on the next run."""
     st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box"))
     st.caption(caption)
+    chart_downloads(fig, caption, key)

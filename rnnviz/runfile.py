@@ -1,0 +1,422 @@
+"""Run files: a whole run (config, history, probe traces, weights) as one .zip, saved and opened safely.
+
+Opening never executes code from the file (JSON, CSV, `np.load(allow_pickle=False)`, `torch.load(weights_only=True)`)
+and every size is bounded before anything is decompressed, so a hostile file is refused quickly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+import zlib
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnviz.cells import GATE_NAMES
+from rnnviz.config import ConfigError, RunConfig
+from rnnviz.datasets import DatasetError, load_dataset
+from rnnviz.record import Trace
+from rnnviz.train import Run, build_model, make_optimizer, probe_samples, train_model
+
+FORMAT, VERSION = "rnnviz-run", 1
+MAX_FILE_BYTES = 64 * 2**20  # the .zip as uploaded
+MAX_UNCOMPRESSED_BYTES = 256 * 2**20  # all entries together, nested archives included
+MAX_ENTRIES = 16  # in the run file and in its probes .npz
+MAX_TORCH_ENTRIES = 512  # in a torch.save archive inside it (one record per tensor: weights, Adam's moments)
+MAX_RATIO = 200  # uncompressed / compressed per entry, for entries above RATIO_FLOOR
+RATIO_FLOOR = 2**20  # small entries may compress well (a JSON of defaults) without looking like a bomb
+
+MANIFEST, CONFIG, HISTORY, PROBES, WEIGHTS, OPTIMIZER = (
+    "rnnviz.json", "config.json", "history.csv", "probes.npz", "model.pt", "optimizer.pt")
+UPLOAD_DIR = "upload/"  # the uploaded file a run trained on, if any, so the run opens on another server
+TRACE_FIELDS = ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius")
+HISTORY_BASE = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds")
+
+
+class RunFileError(ValueError):
+    """A run file that cannot be opened (or a run that cannot be saved); the message says why."""
+
+
+# ---- saving -------------------------------------------------------------------------------------------------
+
+
+def save_run(run: Run) -> bytes:
+    """The run as a .zip (see the README's "Run files"); raises RunFileError if even a thinned run does not fit.
+
+    A run too big for MAX_FILE_BYTES first loses its optimizer state (it still continues, with a fresh one),
+    then every other probe between the first and the latest, as Run thins them in memory.
+    """
+    if run.model is None:
+        raise RunFileError("this run has no model to save")
+    history = run.history  # one snapshot: training may go on in another thread while this is saved
+    entries = {
+        CONFIG: json.dumps(run.config.to_dict(), sort_keys=True, indent=1).encode(),
+        HISTORY: history.to_csv(index=False).encode(),
+        WEIGHTS: _torch_bytes(run.model.state_dict()),
+        **_upload_entry(run.config),
+    }
+    if run.optimizer is not None:
+        entries[OPTIMIZER] = _torch_bytes(run.optimizer.state_dict())
+    if _size(entries) > MAX_FILE_BYTES // 2:
+        entries.pop(OPTIMIZER, None)
+    probes = _fit_probes(list(run.probes), MAX_FILE_BYTES - _size(entries) - 2**20)
+    step = int(history.step.iloc[-1]) if len(history) else -1
+    entries[PROBES] = _probes_npz([(s, t) for s, t in probes if s <= step])
+    entries[MANIFEST] = json.dumps({"format": FORMAT, "version": VERSION, "step": step, "seconds": run.seconds,
+                                    "diverged_at": run.diverged_at,
+                                    "probes_dropped": len(run.probes) - len(probes)}).encode()
+    data = _zip(entries)
+    if len(data) > MAX_FILE_BYTES or _size(entries) > MAX_UNCOMPRESSED_BYTES:
+        raise RunFileError(f"this run is too large for a run file ({len(data) / 2**20:.0f} MB; the limit is "
+                           f"{MAX_FILE_BYTES // 2**20} MB): fewer units, layers or probe samples make it smaller")
+    return data
+
+
+def _size(entries: dict[str, bytes]) -> int:
+    return sum(len(blob) for blob in entries.values())
+
+
+def _fit_probes(probes: list[tuple[int, Trace]], room: int) -> list[tuple[int, Trace]]:
+    """Drop every other probe between the first and the latest until their arrays fit in `room` bytes."""
+    while len(probes) > 2 and sum(t.nbytes for _, t in probes) > room:
+        first, *middle, last = probes
+        probes = [first, *middle[1::2], last]
+    return probes
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, blob in entries.items():
+            # an entry that would compress past MAX_RATIO (all zeros) is stored as is, so our own files always open
+            packed = zipfile.ZIP_DEFLATED if len(blob) < RATIO_FLOOR or _ratio_ok(blob) else zipfile.ZIP_STORED
+            zf.writestr(name, blob, compress_type=packed)
+    return buf.getvalue()
+
+
+def _ratio_ok(blob: bytes) -> bool:
+    return len(blob) <= MAX_RATIO * len(zlib.compress(blob, 1))
+
+
+def _torch_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _probes_npz(probes: list[tuple[int, Trace]]) -> bytes:
+    """Every probe's arrays stacked per field (P, ...): a fixed, small number of entries however many probes."""
+    arrays = {"steps": np.array([s for s, _ in probes], dtype=np.int64),
+              "loss": np.array([t.loss for _, t in probes], dtype=np.float64)}
+    if probes:
+        first = probes[0][1]
+        for name in TRACE_FIELDS:
+            if getattr(first, name) is not None:
+                arrays[name] = np.stack([getattr(t, name) for _, t in probes])
+        for gate in first.gates:
+            arrays[f"gate.{gate}"] = np.stack([t.gates[gate] for _, t in probes])
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # uncompressed inside; the run file's own zip compresses it
+    return buf.getvalue()
+
+
+def _upload_entry(config: RunConfig) -> dict[str, bytes]:
+    key = config.dataset_params.get("upload")
+    if not key:
+        return {}
+    from rnnviz.datasets import get_upload
+
+    try:
+        filename, content = get_upload(key)
+    except DatasetError:
+        return {}  # the run can still be viewed; opening it will ask for the file again
+    return {UPLOAD_DIR + _safe_name(filename): content}
+
+
+def _safe_name(filename: str) -> str:
+    name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename.rsplit("/", 1)[-1])
+    return name[:100] or "upload.txt"
+
+
+# ---- opening ------------------------------------------------------------------------------------------------
+
+
+def load_run(data: bytes) -> Run:
+    """A Run from run-file bytes: data rebuilt from the config, model restored; RunFileError if unusable."""
+    entries = read_entries(data)
+    _check_manifest(entries)
+    config = _config(entries[CONFIG])
+    _restore_upload(config, entries)
+    try:
+        dataset = load_dataset(config)
+    except (DatasetError, ConfigError) as err:
+        raise RunFileError(f"the run's data cannot be rebuilt: {err}") from None
+    run = Run(config, build_model(config, dataset), dataset)
+    run.restore_rows(_history(entries[HISTORY], [n for n, _ in run.model.named_parameters()], config))
+    run.probes = _probes(entries[PROBES], config, run.model)
+    manifest = json.loads(entries[MANIFEST])
+    run.diverged_at, run.seconds = manifest.get("diverged_at"), manifest.get("seconds", 0.0)
+    _load_weights(run.model, entries[WEIGHTS])
+    run.optimizer = _optimizer(config, run.model, entries.get(OPTIMIZER))
+    _check_consistent(run, manifest)
+    return run
+
+
+def read_entries(data: bytes) -> dict[str, bytes]:
+    """Every entry of the run file, its sizes checked before decompressing (zip bombs, oversized files)."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise RunFileError("a run file must be bytes")
+    if len(data) > MAX_FILE_BYTES:
+        raise RunFileError(f"the file is {len(data) / 2**20:.1f} MB; run files are at most "
+                           f"{MAX_FILE_BYTES // 2**20} MB")
+    if not data.startswith(b"PK\x03\x04"):
+        raise RunFileError("this is not a run file: a run file is a .zip saved by rnnviz (this file is not a zip)")
+    return _read_zip(bytes(data), "the run file", MAX_UNCOMPRESSED_BYTES)
+
+
+def _read_zip(data: bytes, what: str, budget: int, max_entries: int = MAX_ENTRIES, read: bool = True) -> dict:
+    _check_entry_count(data, what, max_entries)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            _check_sizes(infos, what, budget, max_entries)
+            return {info.filename: _read_member(zf, info) for info in infos} if read else {}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError) as err:
+        raise RunFileError(f"{what} is damaged or truncated ({err}); save the run again") from None
+
+
+def _check_entry_count(data: bytes, what: str, max_entries: int) -> None:
+    """The entry count from the end-of-archive record, before zipfile parses every entry's header (a file of a
+    million empty entries would otherwise take seconds to refuse)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if end < 0 or len(data) < end + 22:
+        raise RunFileError(f"{what} is damaged or truncated (its end-of-archive record is missing); save the run again")
+    count = int.from_bytes(data[end + 10 : end + 12], "little")  # 0xFFFF: a zip64 archive, far too many anyway
+    if count > max_entries:
+        raise RunFileError(f"{what} has {count if count < 0xFFFF else 'over 65,535'} entries; at most {max_entries} "
+                           "are allowed")
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], what: str, budget: int, max_entries: int) -> None:
+    if len(infos) > max_entries:
+        raise RunFileError(f"{what} has {len(infos)} entries; at most {max_entries} are allowed")
+    total = sum(info.file_size for info in infos)
+    if total > budget:
+        raise RunFileError(f"{what} would unpack to {total / 2**20:.0f} MB; the limit is "
+                           f"{MAX_UNCOMPRESSED_BYTES // 2**20} MB uncompressed")
+    for info in infos:
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise RunFileError(f"{what}: entry {info.filename!r} unpacks {info.file_size // max(info.compress_size, 1)}"
+                               f" times larger than it is packed (a zip bomb?); the limit is {MAX_RATIO} times")
+        if info.flag_bits & 0x1:
+            raise RunFileError(f"{what}: entry {info.filename!r} is encrypted")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    # zipfile stops at the declared size and checks the CRC, so a header that lies about the size fails here
+    with zf.open(info) as f:
+        blob = f.read(info.file_size + 1)
+    if len(blob) != info.file_size:
+        raise zipfile.BadZipFile(f"entry {info.filename!r} is not the size its header declares")
+    return blob
+
+
+def _check_manifest(entries: dict[str, bytes]) -> None:
+    if MANIFEST not in entries:
+        names = ", ".join(sorted(entries)[:5]) or "nothing"
+        raise RunFileError(f"this zip is not a run file saved by rnnviz (it holds {names}; a run file holds "
+                           f"{MANIFEST}, {CONFIG}, {HISTORY}, {PROBES} and {WEIGHTS})")
+    manifest = _json(entries[MANIFEST], MANIFEST)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise RunFileError(f"{MANIFEST} does not describe an rnnviz run file")
+    if manifest.get("version") != VERSION:
+        raise RunFileError(f"run file version {manifest.get('version')!r} is not supported; this rnnviz reads "
+                           f"version {VERSION}")
+    missing = [name for name in (CONFIG, HISTORY, PROBES, WEIGHTS) if name not in entries]
+    if missing:
+        raise RunFileError(f"the run file lacks {', '.join(missing)}")
+
+
+def _json(blob: bytes, name: str):
+    try:
+        return json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise RunFileError(f"{name} is not valid JSON ({err})") from None
+
+
+def _config(blob: bytes) -> RunConfig:
+    try:
+        return RunConfig.from_dict(_json(blob, CONFIG))
+    except (ConfigError, DatasetError, TypeError) as err:
+        raise RunFileError(f"the run's settings were refused: {err}") from None
+
+
+def _restore_upload(config: RunConfig, entries: dict[str, bytes]) -> None:
+    """Put the file the run trained on back into this server's upload store (checked like any upload)."""
+    from rnnviz.datasets import register_upload
+
+    for name, content in entries.items():
+        if name.startswith(UPLOAD_DIR):
+            try:
+                register_upload(content, name[len(UPLOAD_DIR):])
+            except DatasetError as err:
+                raise RunFileError(f"the uploaded file inside the run file was refused: {err}") from None
+
+
+def _history(blob: bytes, param_names: list[str], config: RunConfig) -> list[dict]:
+    """The per-step rows; the header must name exactly the expected columns, checked before parsing the rest."""
+    expected = [*HISTORY_BASE, *(f"grad/{n}" for n in param_names)]
+    head = blob[: 64 * 1024]  # the header line is short: a file whose first line is not is refused unparsed
+    header = head[: head.find(b"\n")] if b"\n" in head else b""
+    if header.decode("utf-8", "replace").strip().split(",") != expected:
+        raise RunFileError(f"{HISTORY} does not have the columns this run's model needs ({', '.join(expected[:7])}, "
+                           "one grad/ column per parameter)")
+    dtypes = {c: "float64" for c in expected} | {"step": "int64", "clipped": "bool", "diverged": "bool"}
+    try:
+        df = pd.read_csv(io.BytesIO(blob), engine="c", float_precision="round_trip", dtype=dtypes)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise RunFileError(f"{HISTORY} is malformed ({str(err)[:200]})") from None
+    steps = df["step"].to_numpy()
+    if len(df) > config.steps + 1 or (len(df) and (steps[0] != 0 or (np.diff(steps) != 1).any())):
+        raise RunFileError(f"{HISTORY} must have one row per step 0, 1, 2, ... up to steps={config.steps}")
+    rows = df.to_dict("records")
+    for row in rows:
+        if math.isnan(row["val_loss"]):
+            row["val_loss"] = None  # as Run.record keeps a step without validation
+    return rows
+
+
+def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
+    arrays = _npz_arrays(blob)
+    steps, loss = arrays.get("steps"), arrays.get("loss")
+    if steps is None or loss is None or steps.ndim != 1 or loss.shape != steps.shape:
+        raise RunFileError(f"{PROBES} lacks the probe steps and losses")
+    P = len(steps)
+    if P == 0:
+        return []
+    _check_probe_shapes(arrays, config, P)
+    # each probe's arrays get their own (aligned) memory, as replay gave them: numpy's float32 reductions can
+    # round differently on a view at an odd offset, and the views must draw exactly what they drew before
+    get = lambda name, i: arrays[name][i].copy() if name in arrays else None  # noqa: E731
+    return [(int(steps[i]), Trace(
+        hidden=get("hidden", i), cell=get("cell", i), gates={g: get(f"gate.{g}", i) for g in GATE_NAMES[config.cell]},
+        grad_norms=get("grad_norms", i), input_saliency=get("input_saliency", i), outputs=get("outputs", i),
+        loss=float(loss[i]), spectral_radius=get("spectral_radius", i),
+    )) for i in range(P)]
+
+
+def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int) -> None:
+    L, T, H = config.num_layers, config.seq_len, config.hidden_size
+    hidden = arrays.get("hidden")
+    B = hidden.shape[2] if hidden is not None and hidden.ndim == 5 else -1
+    want = {"hidden": (P, L, B, T, H), "grad_norms": (P, L, B, T), "input_saliency": (P, B, T)}
+    want |= {f"gate.{g}": (P, L, B, T, H) for g in GATE_NAMES[config.cell]}
+    if config.cell == "lstm":
+        want["cell"] = (P, L, B, T, H)
+    bad = [k for k, shape in want.items() if k not in arrays or arrays[k].shape != shape]
+    bad += [k for k in ("outputs", "spectral_radius") if k in arrays and arrays[k].shape[:1] != (P,)]
+    if "outputs" not in arrays:
+        bad.append("outputs")
+    if bad or not 1 <= B <= probe_samples(config):
+        raise RunFileError(f"{PROBES}: the probe arrays {', '.join(bad) or 'hidden'} do not match the run's settings "
+                           f"(layers {L}, sequence length {T}, units {H}, at most {probe_samples(config)} samples)")
+    if any(a.dtype.kind != "f" for k, a in arrays.items() if k not in ("steps",)):
+        raise RunFileError(f"{PROBES}: probe arrays must hold floating-point numbers")
+
+
+def _npz_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an .npz, each .npy header checked against its byte count before numpy allocates."""
+    members = _read_zip(blob, PROBES, MAX_UNCOMPRESSED_BYTES)
+    out = {}
+    for name, raw in members.items():
+        if not name.endswith(".npy"):
+            raise RunFileError(f"{PROBES} holds {name!r}, which is not an array")
+        out[name[:-4]] = _npy(raw, name)
+    return out
+
+
+def _npy(raw: bytes, name: str) -> np.ndarray:
+    f = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version} is not supported")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+        if dtype.hasobject or dtype.kind not in "fiub":
+            raise ValueError(f"dtype {dtype} is not a number type")
+        if math.prod(shape) * dtype.itemsize != len(raw) - f.tell():
+            raise ValueError("its header does not match its size")
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError, SyntaxError) as err:
+        raise RunFileError(f"{PROBES}: array {name!r} is malformed ({err})") from None
+
+
+def _torch_load(blob: bytes, name: str):
+    if not blob.startswith(b"PK\x03\x04"):
+        raise RunFileError(f"{name} is not a weights file rnnviz can read (torch.save writes a zip)")
+    # torch.save writes a zip: bound it like the run file before torch reads it
+    _read_zip(blob, name, MAX_UNCOMPRESSED_BYTES, MAX_TORCH_ENTRIES, read=False)
+    try:
+        return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many kinds for a bad archive; none may escape)
+        raise RunFileError(f"{name} is not a weights file rnnviz can read ({str(err)[:200]})") from None
+
+
+def _load_weights(model, blob: bytes) -> None:
+    state = _torch_load(blob, WEIGHTS)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RunFileError(f"{WEIGHTS} must hold a state_dict of tensors")
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as err:
+        raise RunFileError(f"{WEIGHTS} does not fit the run's model: {str(err)[:300]}") from None
+
+
+def _optimizer(config: RunConfig, model, blob: bytes | None):
+    """The optimizer with its saved state (Adam's moments), or a fresh one if the file has none."""
+    optimizer = make_optimizer(config, model)
+    if blob is not None:
+        try:
+            optimizer.load_state_dict(_torch_load(blob, OPTIMIZER))
+        except (ValueError, KeyError, TypeError, RuntimeError, AttributeError) as err:
+            raise RunFileError(f"{OPTIMIZER} does not fit the run's optimizer ({str(err)[:200]})") from None
+    return optimizer
+
+
+def _check_consistent(run: Run, manifest: dict) -> None:
+    if manifest.get("step") != run.step:
+        raise RunFileError(f"{MANIFEST} says step {manifest.get('step')!r} but {HISTORY} ends at step {run.step}")
+    steps = [s for s, _ in run.probes]
+    if any(s < 0 or s > run.step for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise RunFileError(f"{PROBES}: probe steps must increase and lie within the run's steps 0 to {run.step}")
+    if run.diverged_at is not None and (not isinstance(run.diverged_at, int) or run.diverged_at != run.step):
+        raise RunFileError(f"{MANIFEST}: diverged_at={run.diverged_at!r} must be the run's last step or null")
+    if isinstance(run.seconds, bool) or not isinstance(run.seconds, (int, float)) or not run.seconds >= 0:
+        raise RunFileError(f"{MANIFEST}: seconds={run.seconds!r} must be a number of seconds")
+    run.seconds = float(run.seconds)
+
+
+# ---- continuing -----------------------------------------------------------------------------------------------
+
+
+def resume_events(run: Run):
+    """Training events that continue `run` from its next step, as an uninterrupted run would (None if it can't)."""
+    if run.finished:
+        return None
+    if run.optimizer is None:
+        run.optimizer = make_optimizer(run.config, run.model)
+    events = train_model(run.config, run.data, run.model, start_step=run.step + 1, optimizer=run.optimizer)
+    return _offset_seconds(events, run.seconds)
+
+
+def _offset_seconds(events, seconds: float):
+    """The resumed loop counts its time from 0; the run's clock carries on from what the file recorded."""
+    for event in events:
+        event.seconds += seconds
+        yield event
