@@ -39,7 +39,11 @@ def test_classification_accuracy_and_confusion_matrix():
     pred = d.y_val.clone()
     pred[:16] = (pred[:16] + 1) % 4  # a quarter wrong, each one class up
     model = Fixed(onehot_logits(pred, 4))
-    assert evaluate_metrics(model, d) == {"accuracy": pytest.approx(0.75)}
+    # memory counts as solved below an error rate of 0.05: a quarter wrong is not solved, all right is
+    assert evaluate_metrics(model, d) == {"accuracy": pytest.approx(0.75), "error": pytest.approx(0.25), "solved": 0.0}
+    assert evaluate_metrics(Fixed(onehot_logits(d.y_val, 4)), d)["solved"] == 1.0
+    order = load_dataset(RunConfig(dataset="temporal_order", dataset_params={"n_train": 64, "n_val": 64}))
+    assert set(evaluate_metrics(Fixed(onehot_logits(order.y_val, 4)), order)) == {"accuracy"}  # no threshold
     cm = confusion_matrix(model, d)
     assert cm.shape == (4, 4) and cm.sum() == 64 and np.trace(cm) == 48
     assert cm[int(d.y_val[0]), int(pred[0])] >= 1
