@@ -309,7 +309,8 @@ def _collect(running: dict[Future, ExitStack], cache: jobs.RunCache | None, time
         if out is None:
             continue
         row, run = out
-        run.data = load_dataset(run.config)  # the pages look at the data of a run opened from the cache
+        if run.data is None:  # the pages look at the data of a run opened from the cache
+            run.data = load_dataset(run.config)
         row["config"] = run.config
         if cache is not None:
             cache.put(run.config.key(), run)
