@@ -339,6 +339,9 @@ class Sweep:
         self.error: str | None = None
         self.started = self.ended = None
 
+    def _make_backend(self):
+        return self._backend() if callable(self._backend) else self._backend or make_backend()
+
     def start(self) -> Sweep:
         self.started = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name="rnnviz-sweep", daemon=True)
@@ -347,7 +350,7 @@ class Sweep:
 
     def _work(self) -> None:
         try:
-            backend = self._backend or make_backend()
+            backend = self._make_backend()
             for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._stop.is_set):
                 with self._lock:
                     self._rows.append(row)
@@ -402,3 +405,40 @@ def summary(results: pd.DataFrame, by: tuple[str, ...] = ("cell", "seq_len")) ->
     p, n = out["success"], out["runs"]
     out["success_se"] = (p * (1 - p) / n).pow(0.5)
     return out
+
+
+# ---- what the Sweep page asks for ---------------------------------------------------------------------------------
+
+def parse_lengths(text: str) -> tuple[int, ...]:
+    """ "10, 20, 50" -> (10, 20, 50); ConfigError naming the bad entry."""
+    out = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise ConfigError(f"sequence length {part!r} must be a whole number from 2 to 2000") from None
+    if not out:
+        raise ConfigError("give at least one sequence length, e.g. 10, 20, 50")
+    return tuple(sorted(set(out)))
+
+
+def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget: int) -> Grid:
+    """The page's choices on top of a preset's base config; bad choices raise ConfigError."""
+    base = PRESETS[preset].grid.base
+    if dataset != base.dataset:
+        base = base.replace(dataset=dataset, dataset_params={})
+    grid = Grid(base, tuple(cells), parse_lengths(lengths), tuple(range(int(seeds))), budget=int(budget),
+                check_every=min(PRESETS[preset].grid.check_every, int(budget)))
+    grid.configs()  # validates every run now, not in the background thread
+    return grid
+
+
+def start_sweep(grid: Grid, address: str | None = None) -> Sweep:
+    """Locally: a process pool whose runs each hold one of the server's training slots, so live sessions keep
+    theirs. With a Ray address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
+    if address and not ray_available():
+        raise ConfigError("a Ray address is set but ray is not installed: pip install -r requirements-ray.txt")
+    kind, slots = ("ray", None) if address else ("local", jobs.SLOTS)
+    return Sweep(grid, lambda: make_backend(kind, address), jobs.RUN_CACHE, slots).start()
