@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from pathlib import Path
+
+import pandas as pd
 
 from rnnviz.sweep import PRESETS, LocalPool, frame, summary, sweep
 
@@ -18,11 +21,15 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=3000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--lengths", default="10,20,50,100,200")
+    ap.add_argument("--cells", default="rnn_tanh,lstm,gru")
+    ap.add_argument("--append", action="store_true", help="add to the rows already in --out")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="sweep_claim.csv")
     args = ap.parse_args()
-    grid = dataclasses.replace(PRESETS["adding"].grid, budget=args.budget, seeds=tuple(range(args.seeds)))
-    rows, start = [], time.perf_counter()
+    grid = dataclasses.replace(PRESETS["adding"].grid, budget=args.budget, seeds=tuple(range(args.seeds)),
+                               cells=tuple(args.cells.split(",")))
+    rows = pd.read_csv(args.out).to_dict("records") if args.append and Path(args.out).exists() else []
+    start = time.perf_counter()
     for T in map(int, args.lengths.split(",")):  # one length at a time, so a cut-short run still has a curve
         for row in sweep(dataclasses.replace(grid, seq_lens=(T,)), LocalPool(args.workers)):
             rows.append(row)
