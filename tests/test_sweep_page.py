@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pagetools import decode, open_page, specs, state, texts
+from tests.pagetools import decode, open_page, specs, state, texts
 
 PAGE = "pages/7_Sweep.py"
 
