@@ -105,7 +105,7 @@ PRESETS = {
 # ---- one run -----------------------------------------------------------------------------------------------
 
 def run_one(config: RunConfig, stop: Callable[[], bool] | None = None) -> tuple[dict, Run] | None:
-    """Train `config` until solved (checked every eval_every steps), diverged or at its step budget.
+    """Train `config` until solved (checked every eval_every steps and at the last), diverged or at its budget.
 
     A run solved at step s is returned as the finished run of `config.replace(steps=s)` (the same rows and
     probes train_run would give), so it can be cached and opened in the other pages. None when stopped.
@@ -116,7 +116,8 @@ def run_one(config: RunConfig, stop: Callable[[], bool] | None = None) -> tuple[
     scores, solved_at = None, None
     for event in train_model(config, data, model, stop):
         run.record(event)
-        if event.step > 0 and event.step % config.eval_every == 0 and not event.diverged:
+        checked = event.step % config.eval_every == 0 or event.step == config.steps
+        if event.step > 0 and checked and not event.diverged:
             scores = evaluate_metrics(model, data)
             if scores.get("solved"):
                 solved_at = event.step
@@ -125,7 +126,7 @@ def run_one(config: RunConfig, stop: Callable[[], bool] | None = None) -> tuple[
         return None  # stopped from outside
     if solved_at is not None and solved_at < config.steps:
         run = _end_at(run, solved_at)
-    if scores is None or run.step != solved_at:
+    if solved_at is None:  # the final scores (a diverged model has none)
         scores = evaluate_metrics(model, data) if run.diverged_at is None else {}
     return result_row(run, scores, solved_at), run
 
