@@ -257,7 +257,18 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
         "sparkline": F.sparkline(run.history),
         "compare_losses": F.compare_losses({cell: run.history, "copy": run.history}, run.data.baseline),
         "compare_grad_curves": F.compare_grad_curves({cell: curves[-1][1], "copy": curves[0][1]}),
+        **sweep_figures(run),
     }
+
+
+def sweep_figures(run) -> dict[str, go.Figure]:
+    """The Sweep page's figures from result rows (one solved and one unsolved seed per length)."""
+    from rnnviz.sweep import frame, summary
+
+    rows = [{"cell": run.config.cell, "seq_len": T, "seed": seed, "solved": seed == 0,
+             "steps_to_solve": 10 * T if seed == 0 else None} for T in (10, 20) for seed in (0, 1)]
+    results = frame(rows)
+    return {"sweep_success": F.sweep_success(summary(results)), "sweep_steps": F.sweep_steps(results)}
 
 
 
