@@ -4,6 +4,7 @@ and the same results from the local process pool and from Ray tasks."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -158,3 +159,20 @@ def test_the_same_grid_gives_the_same_results_on_ray_tasks():
         ray.shutdown()
     assert len(local) == 4
     pd.testing.assert_frame_equal(local[SAME], remote[SAME])
+
+
+def test_stopping_ends_the_runs_under_way_in_the_worker_processes():
+    # white noise has no "solved" threshold: without the stop these runs would train 100,000 steps
+    grid = Grid(RunConfig(dataset="white_noise", hidden_size=8, seq_len=10), cells=("gru",), seq_lens=(10,),
+                seeds=(0, 1), budget=100_000, check_every=1000)
+    pool = LocalPool(2)
+    s = Sweep(grid, pool, cache=None, slots=None).start()
+    deadline = time.monotonic() + 120
+    while len(pool._pool._processes or {}) < 2 and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.2)
+    processes = list(pool._pool._processes.values())  # noqa: SLF001
+    s.stop()
+    assert s.join(30) and s.done == 0 and s.error is None
+    for p in processes:
+        p.join(60)
+        assert not p.is_alive()  # the run under way ended at its next step, and the worker exited
