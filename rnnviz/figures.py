@@ -655,4 +655,45 @@ def next_word_bars(top: list[tuple[str, float]]):
                            text=[f"{p:.1%}" for p in probs], textposition="outside",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_yaxes(type="category")
-    return _style(fig, "Next word", "probability", "", height=80 + 28 * len(top))
+    return _style(fig, "Next word", "probability", "next word", height=80 + 28 * len(top))
+
+
+# ---------------------------------------------------------------- Sweep page
+
+CAPTIONS["sweep_success"] = (
+    "Share of seeds that solved the task within the step budget, against sequence length T (log axis), per "
+    "cell; bars are ± one standard error over seeds. The T where a cell's curve drops is where its memory ends."
+)
+CAPTIONS["sweep_steps"] = (
+    "Steps each solved run needed (one dot per seed, the line through the medians); a cell that needs more "
+    "steps as T grows is nearing its limit, and runs missing here did not solve within the budget."
+)
+
+
+def sweep_success(summary: pd.DataFrame):
+    """Success rate against T per cell, with the spread over seeds as error bars."""
+    fig = go.Figure()
+    for i, (cell, g) in enumerate(summary.groupby("cell", sort=False)):
+        fig.add_scatter(x=g["seq_len"].to_numpy(), y=_floats(g["success"]), mode="lines+markers", name=cell,
+                        error_y=dict(type="data", array=_floats(g["success_se"]), visible=True),
+                        line=dict(color=PALETTE[i % len(PALETTE)], width=2.5),
+                        customdata=g["runs"].to_numpy(), hovertemplate="T=%{x}: %{y:.0%} of %{customdata} runs")
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%")
+    return _style(fig, "Success rate against sequence length", "sequence length T", "runs solved")
+
+
+def sweep_steps(results: pd.DataFrame):
+    """Steps to solve against T: every solved run, and the median per cell and T."""
+    fig = go.Figure()
+    solved = results[results["solved"].astype(bool)]
+    for i, (cell, g) in enumerate(solved.groupby("cell", sort=False)):
+        c = PALETTE[i % len(PALETTE)]
+        steps = _floats(g["steps_to_solve"].astype(float))
+        fig.add_scatter(x=g["seq_len"].to_numpy(), y=steps, mode="markers", name=f"{cell} runs",
+                        marker=dict(color=c, size=7, opacity=0.5), legendgroup=cell)
+        med = g.groupby("seq_len")["steps_to_solve"].median()
+        fig.add_scatter(x=med.index.to_numpy(), y=_floats(med.astype(float)), mode="lines", name=f"{cell} median",
+                        line=dict(color=c, width=2), legendgroup=cell)
+    fig.update_xaxes(type="log")
+    return _style(fig, "Steps to solve", "sequence length T", "training steps")

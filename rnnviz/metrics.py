@@ -47,18 +47,25 @@ def evaluate_metrics(model: torch.nn.Module, data: SequenceData, out: torch.Tens
     """
     out = predict(model, data) if out is None else out
     if data.task == "regression":
-        return regression_metrics(out, data)
-    if data.task == "classification":
-        return {"accuracy": float((out.argmax(-1) == data.y_val).float().mean())}
-    return token_metrics(out, data)
+        scores = regression_metrics(out, data)
+    elif data.task == "classification":
+        scores = classification_metrics(out, data)
+    else:
+        scores = token_metrics(out, data)
+    for name, threshold in data.solved.items():  # e.g. {"mae": 0.04}: solved below the threshold
+        scores["solved"] = float(scores[name] < threshold)
+    return scores
 
 
 def regression_metrics(out: torch.Tensor, data: SequenceData) -> dict[str, float]:
     err = out - data.y_val
-    scores = {"mse": float((err**2).mean()), "mae": float(err.abs().mean())}
-    for name, threshold in data.solved.items():  # e.g. {"mae": 0.04}: solved below the threshold
-        scores["solved"] = float(scores[name] < threshold)
-    return scores
+    return {"mse": float((err**2).mean()), "mae": float(err.abs().mean())}
+
+
+def classification_metrics(out: torch.Tensor, data: SequenceData) -> dict[str, float]:
+    """Accuracy; with a "solved" threshold (on the error rate, like every threshold: below = solved) the error too."""
+    accuracy = float((out.argmax(-1) == data.y_val).float().mean())
+    return {"accuracy": accuracy, "error": 1 - accuracy} if "error" in data.solved else {"accuracy": accuracy}
 
 
 def token_metrics(out: torch.Tensor, data: SequenceData) -> dict[str, float]:

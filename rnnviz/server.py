@@ -47,7 +47,7 @@ class ServerSetting:
 
 SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
     # the lowest limit still admits the default run and every lesson (tests/test_server.py checks it)
-    ServerSetting("RNNVIZ_MAX_TRAIN_MB", 2048, 128, 1_048_576, "MB of memory one run may use"),
+    ServerSetting("RNNVIZ_MAX_TRAIN_MB", 2048, 256, 1_048_576, "MB of memory one run may use"),
     ServerSetting("RNNVIZ_TRAINING_SLOTS", cores, 1, 1024, "runs training at the same moment; default: the cores"),
     ServerSetting("RNNVIZ_CACHE_RUNS", 32, 0, 100_000, "finished runs kept for sharing; 0 turns sharing off"),
     ServerSetting("RNNVIZ_CACHE_MB", 512, 0, 1_048_576, "MB of finished runs kept for sharing"),
@@ -55,11 +55,17 @@ SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
 )}
 
 
+TEXT_SETTINGS = {  # read where they are used; named here so that they are known
+    "RNNVIZ_RAY_ADDRESS": "a Ray cluster address (auto, ray://head:10001); unset: sweeps use a local process pool",
+}
+
+
 def read_all(environ: Mapping[str, str]) -> dict[str, int]:
     """Every setting's value; an unknown RNNVIZ_* variable (a typo would be silently ignored) is an error."""
-    unknown = sorted(k for k in environ if k.startswith("RNNVIZ_") and k not in SETTINGS)
+    unknown = sorted(k for k in environ if k.startswith("RNNVIZ_") and k not in SETTINGS and k not in TEXT_SETTINGS)
     if unknown:
-        raise ServerSettingError(f"unknown server setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+        known = ", ".join([*SETTINGS, *TEXT_SETTINGS])
+        raise ServerSettingError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
     return {name: setting.read(environ) for name, setting in SETTINGS.items()}
 
 

@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ] && ! python3 -m venv --help >/dev/null 2>&1; then a
 . .venv/bin/activate
 
 if [ "$what" = test ]; then
-  pip install -q -r requirements-dev.txt
+  pip install -q -r requirements-dev.txt -r requirements-ray.txt  # Ray is optional for users; its tests run
   # Debian's chromium drives the browser tests (tests/browser.py); Ubuntu's chromium package is a snap stub,
   # so there playwright's own build is used instead (it needs internet once, at install time)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then

@@ -275,7 +275,19 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
         "pca_replay": F.pca_replay([s for s, _ in run.probes], [A.project(pca, t.hidden[layer]) for _, t in
                                                                  run.probes], A.pca_ranges(pca, run.probes, layer)),
         "grad_replay": F.grad_replay([s for s, _ in run.probes], [t.grad_norms[-1, 0] for _, t in run.probes]),
+        "next_word_bars": F.next_word_bars([("prices", 0.2), ("the", 0.1), ("<unk>", 0.05)]),
+        **sweep_figures(run),
     }
+
+
+def sweep_figures(run) -> dict[str, go.Figure]:
+    """The Sweep page's figures from result rows (one solved and one unsolved seed per length)."""
+    from rnnviz.sweep import frame, summary
+
+    rows = [{"cell": run.config.cell, "seq_len": T, "seed": seed, "solved": seed == 0,
+             "steps_to_solve": 10 * T if seed == 0 else None} for T in (10, 20) for seed in (0, 1)]
+    results = frame(rows)
+    return {"sweep_success": F.sweep_success(summary(results)), "sweep_steps": F.sweep_steps(results)}
 
 
 

@@ -39,7 +39,11 @@ def test_classification_accuracy_and_confusion_matrix():
     pred = d.y_val.clone()
     pred[:16] = (pred[:16] + 1) % 4  # a quarter wrong, each one class up
     model = Fixed(onehot_logits(pred, 4))
-    assert evaluate_metrics(model, d) == {"accuracy": pytest.approx(0.75)}
+    # memory counts as solved below an error rate of 0.05: a quarter wrong is not solved, all right is
+    assert evaluate_metrics(model, d) == {"accuracy": pytest.approx(0.75), "error": pytest.approx(0.25), "solved": 0.0}
+    assert evaluate_metrics(Fixed(onehot_logits(d.y_val, 4)), d)["solved"] == 1.0
+    order = load_dataset(RunConfig(dataset="temporal_order", dataset_params={"n_train": 64, "n_val": 64}))
+    assert set(evaluate_metrics(Fixed(onehot_logits(order.y_val, 4)), order)) == {"accuracy"}  # no threshold
     cm = confusion_matrix(model, d)
     assert cm.shape == (4, 4) and cm.sum() == 64 and np.trace(cm) == 48
     assert cm[int(d.y_val[0]), int(pred[0])] >= 1
@@ -89,12 +93,13 @@ def test_headline_and_solved_verdict_of_the_adding_problem():
     assert not bad.solved and bad.text == "Solved when the validation MAE is below 0.04."
 
 
-def test_headline_of_a_classification_task_is_accuracy_against_chance_and_has_no_verdict():
+def test_headline_of_a_classification_task_is_accuracy_against_chance_with_its_solved_verdict():
     d = load_dataset(RunConfig(dataset="memory", seq_len=12))
     scores = evaluate_metrics(Fixed(onehot_logits(d.y_val, d.output_size)), d)
     head = headline(scores, d)
     assert (head.name, head.title, head.value) == ("accuracy", "Accuracy", 1.0)
     assert head.baseline == d.baseline["accuracy"] < 1
-    assert solved_verdict(scores, d) is None
+    verdict = solved_verdict(scores, d)  # the memory task is solved below an error rate of 0.05
+    assert verdict.solved and "0.05" in verdict.text
     out = onehot_logits(d.y_val, d.output_size)  # the page's one validation pass feeds the confusion matrix too
     assert np.trace(confusion_matrix(None, d, out)) == len(d.y_val)

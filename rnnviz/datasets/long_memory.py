@@ -92,9 +92,13 @@ def memory(config, rng, symbols, recall, distractors, length, n_train, n_val) ->
         xt, yt, xv, yv, vocab,
         f"The first {recall} of {T} steps show one of {K} symbols each (one-hot); the other {T - recall} steps "
         f"are random distractors. At the last step the model must name the symbol(s) shown first, so it has "
-        f"to carry them across {T - recall} steps of noise. Guessing scores 1/{classes} exactly.",
+        f"to carry them across {T - recall} steps of noise. Guessing scores 1/{classes} exactly. It counts as "
+        f"solved below an error rate of {MEMORY_SOLVED_ERROR} (accuracy above {1 - MEMORY_SOLVED_ERROR:.2f}).",
+        solved={"error": MEMORY_SOLVED_ERROR},
     )
 
+
+MEMORY_SOLVED_ERROR = 0.05  # solved: at most 5% of validation sequences named wrong
 
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "B", "E")
 
@@ -141,7 +145,7 @@ def _length(config, length: str, minimum: int) -> int:
     return T
 
 
-def _classification(xt, yt, xv, yv, vocab: list[str], description: str) -> SequenceData:
+def _classification(xt, yt, xv, yv, vocab: list[str], description: str, solved: dict | None = None) -> SequenceData:
     C = len(vocab)
     return SequenceData(
         task="classification",
@@ -149,5 +153,5 @@ def _classification(xt, yt, xv, yv, vocab: list[str], description: str) -> Seque
         x_val=as_float(xv), y_val=torch.as_tensor(yv, dtype=torch.long),
         input_size=xt.shape[-1], output_size=C, vocab=vocab,
         baseline={"accuracy": 1 / C, "loss": math.log(C)},  # classes are drawn uniformly
-        description=description,
+        description=description, solved=solved or {},
     )

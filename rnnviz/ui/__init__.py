@@ -44,6 +44,7 @@ PAGES = (
     ("pages/4_Gradients.py", "Gradients", ":material/trending_down:"),
     ("pages/5_Compare.py", "Compare cells", ":material/compare_arrows:"),
     ("pages/6_Text.py", "Text", ":material/text_fields:"),
+    ("pages/7_Sweep.py", "Sweep", ":material/stacked_line_chart:"),
 )
 
 

@@ -1,0 +1,445 @@
+"""Sweeps: a grid of runs (cells x sequence lengths x seeds x other settings), each to a step budget with an
+early stop once solved, on a local process pool or on Ray tasks; results stream into a DataFrame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from rnnviz import jobs, server
+from rnnviz.config import FIELDS, ConfigError, RunConfig
+from rnnviz.datasets import load_dataset
+from rnnviz.metrics import evaluate_metrics
+from rnnviz.record import replay
+from rnnviz.train import Run, build_model, probe_samples, train_model
+
+RAY_ADDRESS_ENV = "RNNVIZ_RAY_ADDRESS"  # e.g. "auto" or "ray://head:10001"; unset = the local process pool
+MAX_RUNS = 2000  # a grid larger than this is refused
+GRID_AXES = ("cell", "seq_len", "seed", "steps")  # set by the grid itself, so not allowed as extra fields
+COLUMNS = ["cell", "seq_len", "seed", "solved", "steps_to_solve", "metric", "final", "steps", "seconds",
+           "diverged", "cached"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What a sweep runs: every combination of cells, lengths, extra field values and seeds on `base`."""
+
+    base: RunConfig
+    cells: tuple[str, ...] = ("rnn_tanh", "lstm", "gru")
+    seq_lens: tuple[int, ...] = (10, 20, 50)
+    seeds: tuple[int, ...] = (0,)
+    budget: int = 3000  # steps per run unless solved earlier
+    check_every: int = 50  # steps between checks of the dataset's "solved" threshold
+    extra: tuple[tuple[str, tuple], ...] = ()  # other RunConfig fields to vary, e.g. (("clip", (None, 1.0)),)
+
+    def configs(self) -> list[RunConfig]:
+        """One RunConfig per run; bad axes raise ConfigError naming what is allowed."""
+        self._check()
+        names = [name for name, _ in self.extra]
+        runs = []
+        for cell, T, *values, seed in itertools.product(
+            self.cells, self.seq_lens, *(v for _, v in self.extra), self.seeds
+        ):
+            runs.append(self.base.replace(
+                cell=cell, seq_len=T, seed=seed, steps=self.budget, eval_every=self.check_every,
+                probe_every=self.budget, **dict(zip(names, values, strict=True)),
+            ))
+        return runs
+
+    def _check(self) -> None:
+        for name in ("cells", "seq_lens", "seeds"):
+            if not getattr(self, name):
+                raise ConfigError(f"a sweep needs at least one value in {name}")
+        for name, values in self.extra:
+            if name not in FIELDS or name in GRID_AXES:
+                allowed = ", ".join(f for f in FIELDS if f not in GRID_AXES)
+                raise ConfigError(f"sweep field {name!r} is not allowed; choose one of {allowed}")
+            if not values:
+                raise ConfigError(f"a sweep needs at least one value for {name}")
+        if not 1 <= self.check_every <= self.budget:
+            raise ConfigError(f"check_every={self.check_every} is out of range; allowed: 1 to the budget")
+        n = len(self.cells) * len(self.seq_lens) * len(self.seeds) * math.prod(len(v) for _, v in self.extra)
+        if n > MAX_RUNS:
+            raise ConfigError(f"this grid has {n} runs; a sweep allows at most {MAX_RUNS}: use fewer values")
+
+    @property
+    def extra_names(self) -> list[str]:
+        return [name for name, _ in self.extra]
+
+
+@dataclass(frozen=True)
+class Preset:
+    title: str
+    grid: Grid
+    why: str
+
+
+_ADDING = RunConfig(dataset="adding", hidden_size=64, lr=3e-3, optimizer="adam", clip=1.0, batch_size=64)
+_MEMORY = RunConfig(dataset="memory", hidden_size=64, lr=3e-3, optimizer="adam", clip=1.0, batch_size=64)
+PRESETS = {
+    "adding": Preset(
+        "RNN vs LSTM vs GRU on adding, T = 10 … 200",
+        Grid(_ADDING, ("rnn_tanh", "lstm", "gru"), (10, 20, 50, 100, 200), (0, 1, 2), budget=3000),
+        "Hochreiter & Schmidhuber 1997: the tanh RNN stops solving as T grows; LSTM and GRU keep solving.",
+    ),
+    "memory": Preset(
+        "memory task, T = 10 … 400",
+        Grid(_MEMORY, ("rnn_tanh", "lstm", "gru"), (10, 50, 100, 200, 400), (0, 1, 2), budget=2000),
+        "Name the symbol shown first after up to 399 steps of distractors.",
+    ),
+}
+
+
+# ---- one run -----------------------------------------------------------------------------------------------
+
+def run_one(config: RunConfig, stop: Callable[[], bool] | None = None) -> tuple[dict, Run] | None:
+    """Train `config` until solved (checked every eval_every steps and at the last), diverged or at its budget.
+
+    A run solved at step s is returned as the finished run of `config.replace(steps=s)` (the same rows and
+    probes train_run would give), so it can be cached and opened in the other pages. None when stopped.
+    """
+    data = load_dataset(config)
+    model = build_model(config, data)
+    run = Run(config, model, data)
+    scores, solved_at = None, None
+    for event in train_model(config, data, model, stop):
+        run.record(event)
+        checked = event.step % config.eval_every == 0 or event.step == config.steps
+        if event.step > 0 and checked and not event.diverged:
+            scores = evaluate_metrics(model, data)
+            if scores.get("solved"):
+                solved_at = event.step
+                break
+    if not run.finished and solved_at is None:
+        return None  # stopped from outside
+    if solved_at is not None and solved_at < config.steps:
+        run = _end_at(run, solved_at)
+    if solved_at is None:  # the final scores (a diverged model has none)
+        scores = evaluate_metrics(model, data) if run.diverged_at is None else {}
+    return result_row(run, scores, solved_at), run
+
+
+def _end_at(run: Run, step: int) -> Run:
+    """The run as if its budget were `step`: the last step of a run always gets a probe."""
+    config = run.config.replace(steps=step)
+    if run.probes[-1][0] != step:
+        n = probe_samples(config)
+        run.probes.append((step, replay(run.model, run.data.x_val[:n], run.data.y_val[:n])))
+    run.config = config
+    return run
+
+
+def result_row(run: Run, scores: dict[str, float], solved_at: int | None, cached: bool = False) -> dict:
+    config, data = run.config, run.data
+    metric = next(iter(data.solved), "mae" if data.task == "regression" else "accuracy")
+    return {
+        "cell": config.cell, "seq_len": config.seq_len, "seed": config.seed,
+        "solved": solved_at is not None, "steps_to_solve": solved_at, "metric": metric,
+        "final": scores.get(metric, float("nan")), "steps": run.step, "seconds": run.seconds,
+        "diverged": run.diverged_at is not None, "cached": cached, "config": config,
+    }
+
+
+def row_from_cache(run: Run) -> dict:
+    """A cached finished run of the sweep's config: it reached its budget (or diverged) unsolved, or was
+    solved exactly at its last step."""
+    scores = evaluate_metrics(run.model, run.data) if run.diverged_at is None else {}
+    return result_row(run, scores, run.step if scores.get("solved") else None, cached=True)
+
+
+# ---- back-ends -----------------------------------------------------------------------------------------------
+
+_STOP = None  # the pool's stop event, set in each worker process by _init_worker
+
+
+def _init_worker(stop_event) -> None:
+    """One torch thread per worker process: the pool has one process per core."""
+    global _STOP
+    _STOP = stop_event
+    torch.set_num_threads(1)
+
+
+def _pool_task(config: RunConfig):
+    out = run_one(config, stop=_STOP.is_set)
+    return None if out is None else (out[0], _strip(out[1]))
+
+
+def _strip(run: Run) -> Run:
+    """Ship a run back without its data (regenerated from the config on arrival, cheaper than pickling)."""
+    run.data = None
+    return run
+
+
+class LocalPool:
+    """Runs on a pool of `workers` processes (spawned: forking a threaded server is unsafe)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        import multiprocessing
+
+        self.workers = max(1, workers or server.cores())
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(self._stop,))
+
+    def submit(self, config: RunConfig) -> Future:
+        return self._pool.submit(_pool_task, config)
+
+    def close(self) -> None:
+        """Stop the runs under way (they end at their next step) and drop those not started."""
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def ray_address() -> str | None:
+    return os.environ.get(RAY_ADDRESS_ENV) or None
+
+
+def ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ray_task(config: RunConfig):
+    torch.set_num_threads(1)
+    out = run_one(config)
+    return None if out is None else (out[0], _strip(out[1]))
+
+
+class RayTasks:
+    """Runs as Ray tasks (one CPU each) on the cluster at `address` (or an already initialised Ray)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=address or ray_address())
+        self._ray = ray
+        self._task = ray.remote(num_cpus=1)(_ray_task)
+        self.workers = max(1, workers or int(ray.cluster_resources().get("CPU", 1)))
+        self._refs: list = []
+
+    def submit(self, config: RunConfig) -> Future:
+        ref = self._task.remote(config)
+        self._refs.append(ref)
+        return ref.future()
+
+    def close(self) -> None:
+        for ref in self._refs:
+            self._ray.cancel(ref, force=True)
+        self._refs.clear()
+
+
+def make_backend(kind: str = "auto", address: str | None = None, workers: int | None = None):
+    """`local`, `ray`, or `auto` (Ray when an address is configured, else local)."""
+    address = address or ray_address()
+    if kind == "auto":
+        kind = "ray" if address else "local"
+    if kind == "local":
+        return LocalPool(workers)
+    if kind == "ray":
+        if not ray_available():
+            raise ConfigError("the Ray back-end needs ray: pip install -r requirements-ray.txt")
+        return RayTasks(address, workers)
+    raise ConfigError(f"back-end {kind!r} is not allowed; choose one of auto, local, ray")
+
+
+# ---- the sweep -------------------------------------------------------------------------------------------------
+
+def sweep(grid: Grid, backend, cache: jobs.RunCache | None = None, slots: jobs.Slots | None = None,
+          stop: Callable[[], bool] | None = None, slot_timeout: float = 0.2) -> Iterator[dict]:
+    """Yield one result row per run as runs finish (cache hits first). Every run under way holds one of
+    `slots` (the server's training slots), so a sweep never trains more than the server allows.
+    Closing the generator (or `stop()` turning true) stops the runs under way; rows yielded are kept."""
+    stop = stop or (lambda: False)
+    todo = deque(grid.configs())
+    running: dict[Future, ExitStack] = {}
+    try:
+        while (todo or running) and not stop():
+            while todo and len(running) < backend.workers:
+                hit = cache.get(todo[0].key()) if cache is not None else None
+                if hit is not None:
+                    todo.popleft()
+                    yield row_from_cache(hit)
+                    continue
+                held = _take_slot(slots, slot_timeout)
+                if held is None:
+                    break
+                running[backend.submit(todo.popleft())] = held
+            yield from _collect(running, cache, timeout=slot_timeout)
+    finally:
+        backend.close()
+        for held in running.values():
+            held.close()
+
+
+def _take_slot(slots: jobs.Slots | None, timeout: float) -> ExitStack | None:
+    held = ExitStack()
+    if slots is not None and not held.enter_context(slots.hold(timeout)):
+        held.close()
+        return None
+    return held
+
+
+def _collect(running: dict[Future, ExitStack], cache: jobs.RunCache | None, timeout: float) -> Iterator[dict]:
+    if not running:
+        return
+    done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+    for future in done:
+        running.pop(future).close()  # give the slot back
+        out = future.result()
+        if out is None:
+            continue
+        row, run = out
+        if run.data is None:  # the pages look at the data of a run opened from the cache
+            run.data = load_dataset(run.config)
+        row["config"] = run.config
+        if cache is not None:
+            cache.put(run.config.key(), run)
+        yield row
+
+
+def frame(rows: list[dict], extra: list[str] | tuple = ()) -> pd.DataFrame:
+    """Result rows as a DataFrame (the RunConfig of each run in column `config`)."""
+    df = pd.DataFrame(rows, columns=COLUMNS + ["config"])
+    df["steps_to_solve"] = pd.to_numeric(df["steps_to_solve"]).astype("Float64")  # missing = never solved
+    for name in extra:
+        df.insert(3, name, [getattr(c, name) for c in df["config"]])
+    return df
+
+
+class Sweep:
+    """A sweep under way: a background thread collects rows; read `results`, `done`, `total`, `seconds_left`."""
+
+    def __init__(self, grid: Grid, backend=None, cache: jobs.RunCache | None = None, slots: jobs.Slots | None = None):
+        self.grid, self.total = grid, len(grid.configs())
+        self._backend, self._cache, self._slots = backend, cache, slots
+        self._rows: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+        self.started = self.ended = None
+
+    def _make_backend(self):
+        return self._backend() if callable(self._backend) else self._backend or make_backend()
+
+    def start(self) -> Sweep:
+        self.started = time.perf_counter()
+        self._thread = threading.Thread(target=self._work, name="rnnviz-sweep", daemon=True)
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            backend = self._make_backend()
+            for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._stop.is_set):
+                with self._lock:
+                    self._rows.append(row)
+        except Exception as err:  # shown on the page; the rows so far are kept
+            self.error = f"{type(err).__name__}: {err}"
+        finally:
+            self.ended = time.perf_counter()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the sweep to end; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def done(self) -> int:
+        return len(self._rows)
+
+    @property
+    def results(self) -> pd.DataFrame:
+        with self._lock:
+            rows = list(self._rows)
+        return frame(rows, self.grid.extra_names)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Elapsed time per finished run times the runs left (None before the first result)."""
+        if not self.done or self.started is None:
+            return None
+        elapsed = (self.ended or time.perf_counter()) - self.started
+        return elapsed / self.done * (self.total - self.done) if self.running else 0.0
+
+
+def summary(results: pd.DataFrame, by: tuple[str, ...] = ("cell", "seq_len")) -> pd.DataFrame:
+    """Per cell and T: runs, success rate, its standard error over seeds, median steps to solve."""
+    if results.empty:
+        return pd.DataFrame(columns=[*by, "runs", "success", "success_se", "steps_median"])
+    g = results.groupby(list(by), sort=True)
+    out = g.agg(runs=("solved", "size"), success=("solved", "mean"),
+                steps_median=("steps_to_solve", "median")).reset_index()
+    p, n = out["success"], out["runs"]
+    out["success_se"] = (p * (1 - p) / n).pow(0.5)
+    return out
+
+
+# ---- what the Sweep page asks for ---------------------------------------------------------------------------------
+
+def parse_lengths(text: str) -> tuple[int, ...]:
+    """ "10, 20, 50" -> (10, 20, 50); ConfigError naming the bad entry."""
+    out = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise ConfigError(f"sequence length {part!r} must be a whole number from 2 to 2000") from None
+    if not out:
+        raise ConfigError("give at least one sequence length, e.g. 10, 20, 50")
+    return tuple(sorted(set(out)))
+
+
+def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget: int) -> Grid:
+    """The page's choices on top of a preset's base config; bad choices raise ConfigError."""
+    base = PRESETS[preset].grid.base
+    if dataset != base.dataset:
+        base = base.replace(dataset=dataset, dataset_params={})
+    grid = Grid(base, tuple(cells), parse_lengths(lengths), tuple(range(int(seeds))), budget=int(budget),
+                check_every=min(PRESETS[preset].grid.check_every, int(budget)))
+    grid.configs()  # validates every run now, not in the background thread
+    return grid
+
+
+def start_sweep(grid: Grid, address: str | None = None) -> Sweep:
+    """Locally: a process pool whose runs each hold one of the server's training slots, so live sessions keep
+    theirs. With a Ray address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
+    if address and not ray_available():
+        raise ConfigError("a Ray address is set but ray is not installed: pip install -r requirements-ray.txt")
+    kind, slots = ("ray", None) if address else ("local", jobs.SLOTS)
+    return Sweep(grid, lambda: make_backend(kind, address), jobs.RUN_CACHE, slots).start()

@@ -1,0 +1,178 @@
+"""Sweeps: the grid, early stop at the dataset's threshold, streaming, the run cache, training slots, stopping,
+and the same results from the local process pool and from Ray tasks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+from rnnviz import ConfigError, RunConfig, train_run
+from rnnviz.jobs import RunCache, Slots
+from rnnviz.sweep import PRESETS, Grid, LocalPool, Sweep, frame, run_one, summary, sweep
+
+# memory with 2 symbols: solved (error < 0.05) within tens of steps at T = 5, not within 40 at T = 30 by a tanh RNN
+TINY = RunConfig(dataset="memory", hidden_size=16, lr=1e-2, batch_size=32,
+                 dataset_params={"n_train": 256, "n_val": 64, "symbols": 2})
+GRID = Grid(TINY, cells=("rnn_tanh", "gru"), seq_lens=(5, 30), seeds=(0,), budget=40, check_every=10)
+SAME = ["cell", "seq_len", "seed", "solved", "steps_to_solve", "metric", "final", "steps", "diverged"]
+
+
+class Threads:
+    """An in-process back-end for scheduling tests: runs in threads and records how many ran at once."""
+
+    def __init__(self, workers: int):
+        self.workers, self.now, self.most = workers, 0, 0
+        self._pool, self._lock = ThreadPoolExecutor(workers), threading.Lock()
+
+    def submit(self, config):
+        return self._pool.submit(self._run, config)
+
+    def _run(self, config):
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return run_one(config)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+    def close(self):
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_grid_is_every_combination_on_the_base_config():
+    grid = Grid(TINY, cells=("lstm", "gru"), seq_lens=(5, 9), seeds=(3,), budget=70, check_every=7,
+                extra=(("clip", (None, 0.5)),))
+    configs = grid.configs()
+    assert len(configs) == 8 and len(set(configs)) == 8
+    assert {(c.cell, c.seq_len, c.clip) for c in configs} == {
+        (cell, T, clip) for cell in ("lstm", "gru") for T in (5, 9) for clip in (None, 0.5)}
+    assert all(c.seed == 3 and c.steps == 70 and c.eval_every == 7 and c.hidden_size == 16 for c in configs)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (dict(cells=()), "cells"),
+    (dict(extra=(("colour", (1,)),)), "colour"),
+    (dict(extra=(("seq_len", (5,)),)), "seq_len"),
+    (dict(extra=(("lr", ()),)), "lr"),
+    (dict(check_every=0), "check_every"),
+    (dict(seeds=tuple(range(3000))), "at most"),
+    (dict(extra=(("lr", (-1.0,)),)), "lr"),
+])
+def test_bad_grids_raise_config_error_naming_the_problem(bad, words):
+    with pytest.raises(ConfigError, match=words):
+        Grid(TINY, **{"cells": ("gru",), "seq_lens": (5,), **bad}).configs()
+
+
+def test_a_run_stops_once_solved_and_equals_the_run_trained_to_that_step():
+    config = Grid(TINY, cells=("gru",), seq_lens=(5,), budget=200, check_every=10).configs()[0]
+    row, run = run_one(config)
+    s = row["steps_to_solve"]
+    assert row["solved"] and 0 < s < 200 and s % 10 == 0 and row["steps"] == s
+    assert row["metric"] == "error" and row["final"] < 0.05
+    assert run.finished and run.config == config.replace(steps=s)
+    plain = train_run(config.replace(steps=s))  # the cached run is what the Train page would train
+    pd.testing.assert_frame_equal(run.history.drop(columns="seconds"), plain.history.drop(columns="seconds"))
+    assert [step for step, _ in run.probes] == [step for step, _ in plain.probes] == [0, s]
+
+
+def test_an_unsolved_run_goes_to_its_budget():
+    config = RunConfig(dataset="adding", seq_len=10, hidden_size=8, steps=30, eval_every=10, probe_every=30,
+                       dataset_params={"n_train": 64, "n_val": 32})
+    row, run = run_one(config)
+    assert not row["solved"] and row["steps_to_solve"] is None and row["steps"] == 30 and run.finished
+    assert row["metric"] == "mae" and row["final"] > 0.04 and not row["diverged"]
+
+
+def test_a_diverging_run_is_reported_as_diverged():
+    # a ReLU RNN with W_hh radius 1.5 and plain SGD at lr 1 blows up within a few steps
+    config = RunConfig(cell="rnn_relu", recurrent_radius=1.5, lr=1.0, optimizer="sgd", clip=None, steps=200,
+                       eval_every=10, probe_every=200)
+    row, run = run_one(config)
+    assert row["diverged"] and not row["solved"] and row["steps"] < 200 and run.finished
+
+
+def test_rows_stream_into_the_cache_within_the_slots_and_come_back_from_it():
+    cache, slots, backend = RunCache(), Slots(1), Threads(workers=2)
+    rows = list(sweep(GRID, backend, cache, slots))
+    assert backend.most == 1 and slots.busy == 0  # one slot: one run at a time, and it was given back
+    assert len(rows) == 4 and not any(r["cached"] for r in rows)
+    assert set(cache.keys()) == {r["config"].key() for r in rows}  # every finished run, under its own config
+    assert any(r["solved"] for r in rows) and not all(r["solved"] for r in rows)
+    # a second sweep: runs that went to their budget come from the cache; early-stopped ones train again
+    again = frame(list(sweep(GRID, Threads(2), cache, Slots(2))))
+    first = frame(rows)
+    key = ["cell", "seq_len", "seed"]
+    merged = first.merge(again, on=key, suffixes=("", "_again"))
+    assert (merged["cached_again"] == ((merged["steps"] == 40) | merged["diverged"])).all()
+    assert merged["cached_again"].any() and not merged["cached_again"].all()
+    for col in ["solved", "steps_to_solve", "final", "steps"]:
+        assert merged[col].equals(merged[f"{col}_again"].rename(col)), col
+
+
+def test_stopping_keeps_what_finished():
+    grid = Grid(TINY, cells=("gru",), seq_lens=(5,), seeds=tuple(range(6)), budget=40, check_every=10)
+    s = Sweep(grid, Threads(1), cache=None, slots=Slots(1))
+    s.start()
+    while s.done == 0 and s.running:
+        s.join(0.05)
+    s.stop()
+    assert s.join(30)
+    assert 1 <= s.done < 6 and len(s.results) == s.done and s.error is None and s.seconds_left == 0.0
+
+
+def test_summary_is_the_success_rate_per_cell_and_length():
+    rows = [{"cell": "gru", "seq_len": 5, "seed": i, "solved": i < 2, "steps_to_solve": 10 * (i + 1) if i < 2 else None}
+            for i in range(4)]
+    out = summary(frame(rows))
+    assert out.loc[0, "runs"] == 4 and out.loc[0, "success"] == 0.5 and out.loc[0, "steps_median"] == 15
+    assert out.loc[0, "success_se"] == pytest.approx((0.25 / 4) ** 0.5)
+
+
+def test_presets_are_valid_grids():
+    assert len(PRESETS["adding"].grid.configs()) == 3 * 5 * 3
+    assert {c.seq_len for c in PRESETS["memory"].grid.configs()} == {10, 50, 100, 200, 400}
+
+
+def test_the_process_pool_gives_the_same_results_as_in_process():
+    grid = Grid(TINY, cells=("rnn_tanh", "gru"), seq_lens=(5,), seeds=(0,), budget=40, check_every=10)
+    pool = frame(list(sweep(grid, LocalPool(2))))
+    inline = frame(list(sweep(grid, Threads(1))))
+    pd.testing.assert_frame_equal(pool[SAME], inline[SAME])
+
+
+def test_the_same_grid_gives_the_same_results_on_ray_tasks():
+    ray = pytest.importorskip("ray")  # skipped only when ray is not installed (requirements-ray.txt)
+    from rnnviz.sweep import RayTasks
+
+    grid = Grid(TINY, cells=("rnn_tanh", "gru"), seq_lens=(5, 30), seeds=(0,), budget=40, check_every=10)
+    local = frame(list(sweep(grid, LocalPool(2)))).sort_values(["cell", "seq_len"], ignore_index=True)
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        remote = frame(list(sweep(grid, RayTasks()))).sort_values(["cell", "seq_len"], ignore_index=True)
+    finally:
+        ray.shutdown()
+    assert len(local) == 4
+    pd.testing.assert_frame_equal(local[SAME], remote[SAME])
+
+
+def test_stopping_ends_the_runs_under_way_in_the_worker_processes():
+    # white noise has no "solved" threshold: without the stop these runs would train 100,000 steps
+    grid = Grid(RunConfig(dataset="white_noise", hidden_size=8, seq_len=10), cells=("gru",), seq_lens=(10,),
+                seeds=(0, 1), budget=100_000, check_every=1000)
+    pool = LocalPool(2)
+    s = Sweep(grid, pool, cache=None, slots=None).start()
+    deadline = time.monotonic() + 120
+    while len(pool._pool._processes or {}) < 2 and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.2)
+    processes = list(pool._pool._processes.values())  # noqa: SLF001
+    s.stop()
+    assert s.join(30) and s.done == 0 and s.error is None
+    for p in processes:
+        p.join(60)
+        assert not p.is_alive()  # the run under way ended at its next step, and the worker exited
