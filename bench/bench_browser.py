@@ -48,15 +48,15 @@ def playing_sessions(browser, url: str, n: int, seconds: float) -> tuple[float, 
     pages = [c.new_page() for c in contexts]
     for page in pages:
         page.goto(f"{url}/Gradients?{LONG_RUN}")
-        page.get_by_role("button", name="Play").click(timeout=120_000)
-        page.get_by_role("button", name="Pause").wait_for(timeout=120_000)  # the click reached the server
+        page.get_by_role("button", name="Play", exact=True).click(timeout=120_000)
+        page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=120_000)  # the click reached the server
     time.sleep(3)  # let every session get going
     pid = SERVERS[url].pid
     steps0, cpu0, t0 = [progress_step(p) for p in pages], cpu_seconds(pid), time.time()
     time.sleep(seconds)
     steps1, cpu1, t1 = [progress_step(p) for p in pages], cpu_seconds(pid), time.time()
     for page in pages:
-        page.get_by_role("button", name="Pause").click(timeout=120_000)
+        page.get_by_role("button", name="Pause", exact=True).click(timeout=120_000)
     for c in contexts:
         c.close()
     dt = t1 - t0

@@ -36,10 +36,10 @@ def run_server(sessions: int, steps: int) -> tuple[float, float]:
         pages = [browser.new_context().new_page() for _ in range(sessions)]
         for seed, page in enumerate(pages):
             page.goto(f"{url}/Train?steps={steps}&seed={seed + int(time.time()) % 100_000}")
-            page.get_by_role("button", name="Play").wait_for(timeout=120_000)
+            page.get_by_role("button", name="Play", exact=True).wait_for(timeout=120_000)
         start = {}
         for i, page in enumerate(pages):
-            page.get_by_role("button", name="Play").click()
+            page.get_by_role("button", name="Play", exact=True).click()
             start[i] = time.perf_counter()
         done: dict[int, tuple[float, float]] = {}
         while len(done) < sessions:

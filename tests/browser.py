@@ -121,7 +121,7 @@ def train_sessions(browser, url: str, queries: list[str], timeout: float = 240) 
     for page, query in zip(pages, queries, strict=True):
         page.goto(f"{url}/Train?{query}")
     for page in pages:
-        page.get_by_role("button", name="Play").click(timeout=60_000)
+        page.get_by_role("button", name="Play", exact=True).click(timeout=60_000)
     start, waited = time.time(), False
     pending = list(pages)
     while pending:

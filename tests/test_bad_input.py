@@ -36,7 +36,7 @@ def test_bad_uploads_show_their_message_and_keep_the_run(browser):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/Train?" + "&".join(f"{k}={v}" for k, v in SHORT.items()))
         for _ in range(3):
-            page.get_by_role("button", name="Step").click(timeout=60_000)
+            page.get_by_role("button", name="Step", exact=True).click(timeout=60_000)
             page.wait_for_timeout(300)
         steps = wait_for_step(page, 3, timeout=60)
         page.locator("[class*=st-key-cfg_dataset__]").click()
@@ -56,7 +56,7 @@ def test_bad_uploads_show_their_message_and_keep_the_run(browser):
         upload.set_input_files({"name": "sine.csv", "mimeType": "text/csv", "buffer": SINE})
         page.get_by_text("Settings changed").first.wait_for(timeout=30_000)  # a good file: a fresh run on it
         assert "dataset=csv" in page.url
-        page.get_by_role("button", name="Step").click()
+        page.get_by_role("button", name="Step", exact=True).click()
         wait_for_step(page, 1, timeout=30)
         assert page.locator(EXCEPTION).count() == 0
         page.close()

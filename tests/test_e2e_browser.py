@@ -26,7 +26,7 @@ def test_a_new_user_starts_a_lesson_trains_and_visits_every_page(server, browser
     page.wait_for_function(  # the loss curve has points (train loss trace is the first)
         f"Array.from(document.querySelectorAll('{PLOT}')).some(g => g._fullData && g._fullData[0].x.length > 5)",
         timeout=30_000)
-    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Pause", exact=True).click()
     time.sleep(1.5)
     paused_at = progress_step(page)
     time.sleep(2)
@@ -67,6 +67,6 @@ def test_a_bad_link_shows_its_message_and_the_app_still_trains(server, browser):
     page = browser.new_page()
     page.goto(f"{server}/Train?hidden_size=100000")
     page.get_by_text("hidden_size=100000 is out of range").wait_for(timeout=60_000)
-    page.get_by_role("button", name="Step").click()
+    page.get_by_role("button", name="Step", exact=True).click()
     wait_for_step(page, 1, timeout=30)
     assert page.locator(EXCEPTION).count() == 0
