@@ -50,6 +50,7 @@ class Worker:
         self._control = threading.Lock()  # play / pause / step / close one at a time
         self._seen = time.monotonic()
         self._shared: set[int] = set()
+        self.connected: Callable[[], bool] | None = None  # the page's session still has its browser (ui sets it)
 
     @property
     def finished(self) -> bool:
@@ -112,7 +113,7 @@ class Worker:
         _playing.add(id(self))
         try:
             while self._want and not self.finished:
-                if time.monotonic() - self._seen > self.idle_seconds:
+                if self._idle():
                     self._want, self.paused_idle = False, True
                     break
                 with self.slots.hold(SLOT_WAIT) as got:
@@ -126,6 +127,14 @@ class Worker:
         finally:
             self.waiting = False
             _playing.discard(id(self))
+
+    def _idle(self) -> bool:
+        """Nobody is watching: no refresh for idle_seconds, and (where known) the browser has gone.
+
+        A background tab's timers are throttled, so a quiet page alone is not enough while its session is
+        still connected; a closed tab disconnects, and then the quiet page pauses the run."""
+        quiet = time.monotonic() - self._seen > self.idle_seconds
+        return quiet and (self.connected is None or not self.connected())
 
     def _train_slice(self) -> None:
         end = time.perf_counter() + SLICE_SECONDS

@@ -119,7 +119,7 @@ def train_sessions(browser, url: str, queries: list[str], timeout: float = 240) 
     contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in queries]
     pages = [c.new_page() for c in contexts]
     for page, query in zip(pages, queries, strict=True):
-        page.goto(f"{url}/Train?{query}")
+        page.goto(f"{url}/Train?{query}", timeout=120_000)
     for page in pages:
         page.get_by_role("button", name="Play", exact=True).click(timeout=60_000)
     start, waited = time.time(), False

@@ -22,7 +22,7 @@ def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run(browser):
         for c in result["contexts"]:
             c.close()
         late = browser.new_page()  # a ninth attendee presses the same preset as the first
-        late.goto(f"{url}/Train?steps={STEPS}&seed=0")
+        late.goto(f"{url}/Train?steps={STEPS}&seed=0", timeout=120_000)
         late.get_by_text("from the run cache").first.wait_for(timeout=60_000)
         assert f"step {STEPS} / {STEPS}" in late.locator('[data-testid="stProgress"]').first.inner_text()
         late.close()

@@ -129,6 +129,20 @@ def test_a_session_nobody_watches_pauses_and_frees_its_slot():
         assert got
 
 
+def test_a_quiet_page_whose_browser_is_still_connected_keeps_training():
+    """A background tab's timers are throttled: while its session is connected, the run goes on."""
+    t = SlowTrainer()
+    w = worker(t, idle_seconds=0.2)
+    connected = [True]
+    w.connected = lambda: connected[0]
+    w.play()
+    time.sleep(0.6)
+    assert w.playing and not w.paused_idle
+    connected[0] = False  # the tab was closed
+    wait_until(lambda: not w.playing, timeout=5, what="the disconnected session pausing")
+    assert w.paused_idle
+
+
 def test_touching_keeps_a_watched_session_playing():
     t = SlowTrainer()
     w = worker(t, idle_seconds=0.3)

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rnnviz.ui.state import AppState
 from rnnviz.worker import Worker, redraw_gap
@@ -24,6 +26,7 @@ def training_control(state: AppState, worker: Worker | None, reset: Callable[[Ap
     if worker is None:
         return
     worker.touch()
+    worker.connected = worker.connected or session_connected()
     playing = worker.playing
     state.drawn[key] = (worker.news(), time.monotonic())
 
@@ -41,6 +44,15 @@ def training_control(state: AppState, worker: Worker | None, reset: Callable[[Ap
         _progress(worker)
 
     control()
+
+
+def session_connected() -> Callable[[], bool] | None:
+    """Whether this browser session is still connected (None outside a Streamlit server, e.g. in AppTest)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def _buttons(state: AppState, worker: Worker, reset: Callable[[AppState], None], key: str) -> None:
