@@ -68,9 +68,10 @@ def main() -> None:
     ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to serve")
     ap.add_argument("--sessions", default="1,4,8", help="numbers of playing sessions to measure")
     ap.add_argument("--seconds", type=float, default=15.0, help="measuring window per session count")
+    ap.add_argument("--lessons", default=",".join(LESSONS), help="lessons to time (empty: none)")
     ap.add_argument("--quick", action="store_true", help="one short lesson and one session: proves it works")
     args = ap.parse_args()
-    lessons = ["vanish"] if args.quick else list(LESSONS)
+    lessons = ["vanish"] if args.quick else [k for k in args.lessons.split(",") if k]
     counts = [1] if args.quick else [int(n) for n in args.sessions.split(",")]
     with streamlit_server(app_dir=args.app_dir, RNNVIZ_CACHE_RUNS="0") as url, sync_playwright() as p:
         browser = launch(p)

@@ -26,7 +26,10 @@ def test_a_new_user_starts_a_lesson_trains_and_visits_every_page(server, browser
     page.wait_for_function(  # the loss curve has points (train loss trace is the first)
         f"Array.from(document.querySelectorAll('{PLOT}')).some(g => g._fullData && g._fullData[0].x.length > 5)",
         timeout=30_000)
-    page.get_by_role("button", name="Pause", exact=True).click()
+    page.goto(f"{server}/Train?steps=100000")  # a run long enough to pause (the lesson may be done already)
+    page.get_by_role("button", name="Play", exact=True).click(timeout=60_000)
+    wait_for_step(page, 20)
+    page.get_by_role("button", name="Pause", exact=True).click(timeout=60_000)
     time.sleep(1.5)
     paused_at = progress_step(page)
     time.sleep(2)
