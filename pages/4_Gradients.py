@@ -38,7 +38,8 @@ def draw(state) -> None:
     chart(figures.spectral_radius(analysis.radius_history(run.probes)), figures.CAPTIONS["spectral_radius"])
     chart(with_cursor(figures.saliency(trace.input_saliency), cursor, heatmap=True), figures.CAPTIONS["saliency"])
     # ---- training replay (dynamics)
-    if st.toggle("Replay training", key="grad_replay", help="Animate the stored probes from step 0 to the latest."):
+    if st.toggle("Replay training", key="grad_replay", help="Animate the stored probes from step 0 to the latest.",
+                 disabled=state.playing):
         replay_block(state, run)
 
 
@@ -51,6 +52,9 @@ def with_cursor(fig, cursor, heatmap: bool = False):
 def jacobian_block(state, run, step: int, trace, cursor) -> None:
     """sigma_max(J_t) along t beside ||dL/dh_t|| of the chosen sample (top layer), computed on demand."""
     sample = sample_picker(state, trace)
+    if state.playing:  # seconds of LAPACK per new probe: while training, that time belongs to training
+        st.caption("Step Jacobians σ_max(J_t) are computed when training is paused (⏸).")
+        return
     with st.spinner("Computing step Jacobians…"):
         jac = dynamics.run_jacobians(run, step, (sample,))
     if jac is None:
