@@ -6,19 +6,19 @@ lower. tests/test_memory_estimate.py checks the parts against measured tensor si
 
 from __future__ import annotations
 
+from rnnviz.cellspec import spec
 from rnnviz.datasets import DatasetError, Shape, dataset_shape
 
 # floats autograd keeps per sample, step, layer and unit in the fused torch.nn module's forward (measured with
 # saved_tensors_hooks on torch 2.13 CPU), and the backward pass's working share on top
 SAVED_FLOATS = {"lstm": 16.5, "gru": 8.1, "rnn_tanh": 2.1, "rnn_relu": 2.1}
 BACKWARD = 1.1
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 PREDICT_BYTES = 32 * 2**20  # activations of one batch when the whole validation set is scored (metrics.predict)
 
 
 def parameters(config, shape: Shape) -> int:
     """Parameters of the SequenceModel the config builds on data of this shape."""
-    G, H = GATES[config.cell], config.hidden_size
+    G, H = spec(config.cell).gate_count, config.hidden_size
     inp = config.embedding_size if shape.task == "next_token" else shape.features
     embed = shape.output_size * config.embedding_size if shape.task == "next_token" else 0
     rnn = sum(G * H * ((inp if k == 0 else H) + H + 2) for k in range(config.num_layers))
@@ -38,7 +38,7 @@ def step_bytes(config, shape: Shape, batch: int | None = None) -> int:
 
 def forward_bytes(config, shape: Shape, samples: int) -> int:
     """A no-grad forward pass of `samples` samples: each layer's states and gates, the logits."""
-    per_step = config.num_layers * config.hidden_size * 4 * (GATES[config.cell] + 2)
+    per_step = config.num_layers * config.hidden_size * 4 * (spec(config.cell).gate_count + 2)
     if shape.task == "next_token":
         per_step += config.embedding_size * 4 + shape.output_size * 4 * 3
     return int(samples * shape.T * per_step)
@@ -57,7 +57,8 @@ def probe_bytes(config, shape: Shape) -> tuple[int, int]:
     from rnnviz.train import PROBE_BYTES_PER_RUN, probe_samples  # late import: train imports config
 
     n = min(probe_samples(config), max(1, shape.n_val))
-    arrays = {"lstm": 6, "gru": 4}.get(config.cell, 2) * config.num_layers * config.hidden_size
+    cell = spec(config.cell)
+    arrays = (1 + cell.has_cell_state + len(cell.gates)) * config.num_layers * config.hidden_size
     outputs = shape.output_size * (shape.T if shape.task == "next_token" else 1)
     each = n * (shape.T * arrays + outputs) * 4
     count = config.steps // config.probe_every + 2

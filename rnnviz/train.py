@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
+from rnnviz.cellspec import spec
 from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.model import SequenceModel
@@ -178,7 +179,8 @@ class _Observer:
 
 def probe_samples(config: RunConfig) -> int:
     """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
-    arrays = {"lstm": 6, "gru": 4}.get(config.cell, 2)  # hidden (+ cell) + gates, each (L, B, T, H)
+    cell = spec(config.cell)
+    arrays = 1 + cell.has_cell_state + len(cell.gates)  # hidden (+ cell) + gates, each (L, B, T, H)
     per_sample = arrays * config.num_layers * config.seq_len * config.hidden_size * 4
     return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
 
@@ -202,14 +204,14 @@ def probe_plan(config: RunConfig) -> tuple[int, str | None]:
 
 def step_seconds(config: RunConfig) -> float:
     """Estimated time of one fused training step (one torch thread), from bench/bench_scaling.py's fit."""
-    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    G = spec(config.cell).gate_count
     work = config.batch_size * G * config.hidden_size * config.hidden_size  # multiply-adds per layer and step
     return STEP_FIXED_S + config.seq_len * config.num_layers * (STEP_PER_T_S + work * STEP_PER_MAC_S)
 
 
 def probe_seconds(config: RunConfig) -> float:
     """Estimated time of one probe: replay() of probe_samples(config) sequences (one torch thread)."""
-    G = {"lstm": 4, "gru": 3}.get(config.cell, 1)
+    G = spec(config.cell).gate_count
     work = probe_samples(config) * G * config.hidden_size * config.hidden_size
     return PROBE_FIXED_S + config.seq_len * config.num_layers * (PROBE_PER_T_S + work * PROBE_PER_MAC_S)
 
