@@ -16,7 +16,7 @@ from rnnviz.session import Trainer
 IDLE_SECONDS = 30.0  # a playing session whose page stops asking for news is paused (tab closed)
 SLICE_SECONDS = 0.2  # training per hold of a slot before queueing again, so waiting sessions get turns
 SLOT_WAIT = 0.25  # seconds to wait for a slot before re-checking pause, idleness and close
-
+DRAW_SHARE = 0.2  # while sessions play, redrawing their pages may take at most this share of the server's time
 
 _playing: set[int] = set()  # ids of workers whose thread is training or queueing for a slot
 
@@ -26,10 +26,16 @@ def playing_workers() -> int:
     return len(_playing)
 
 
-def redraw_gap(base: float) -> float:
-    """Shortest time between two redraws of a playing page: `base`, stretched when more sessions play than
-    there are training slots, so drawing never starves training (the browsers' rendering included)."""
-    return base * max(1.0, playing_workers() / jobs.SLOTS.n)
+def redraw_gap(base: float, draw_seconds: float = 0.0) -> float:
+    """Shortest time between two redraws of a playing page.
+
+    `base`, stretched so that redrawing every playing session's page takes at most DRAW_SHARE of the server's
+    time (a page's redraw costs `draw_seconds` of CPU in its script thread, which holds the interpreter while it
+    builds figures), and when more sessions play than there are training slots. Drawing then never starves
+    training, however many sessions play; the browsers, which render every redraw, are spared in proportion.
+    """
+    playing = max(playing_workers(), 1)
+    return max(base * max(1.0, playing / jobs.SLOTS.n), playing * draw_seconds / DRAW_SHARE)
 
 
 class Worker:

@@ -221,3 +221,38 @@ def test_changing_settings_while_playing_never_collides_with_the_training_thread
         assert state.worker.trainers[0].run.step == 0
     assert all(not w.playing and w.error is None for w in olds)
     assert all(w.trainers[0].advance(max_steps=1) == 0 for w in olds)  # closed for good
+
+
+def test_redraws_are_spaced_so_drawing_every_playing_page_stays_within_its_share(monkeypatch):
+    from rnnviz import worker
+
+    monkeypatch.setattr(jobs.SLOTS, "n", 2)
+    for playing, draw, want in [(1, 0.0, 1.0), (1, 0.1, 1.0), (1, 0.4, 2.0), (4, 0.0, 2.0), (4, 0.25, 5.0)]:
+        monkeypatch.setattr(worker, "_playing", set(range(playing)))
+        gap = worker.redraw_gap(1.0, draw)
+        assert gap == pytest.approx(want)
+        assert playing * draw / gap <= worker.DRAW_SHARE + 1e-12  # drawing every page fits in its share
+
+
+def test_the_progress_line_says_when_views_redraw_less_often_to_keep_training_fast():
+    from rnnviz.ui.control import progress_text
+
+    w = Worker([SlowTrainer()], slots=Slots(1))
+    w.play()
+    try:
+        assert "views redraw every 5 s to keep training fast" in progress_text(w, 3, 100, gap=5.0)
+        assert "views redraw" not in progress_text(w, 3, 100, gap=1.0)
+    finally:
+        w.close()
+
+
+def test_a_full_page_run_measures_what_the_page_cost_to_draw():
+    from tests.pagetools import open_page, state
+
+    at = open_page("pages/4_Gradients.py", steps="50", probe_every="10")
+    s = state(at)
+    assert s.draw_seconds > 0  # the first run drew the page (and the advice to press Play)
+    s.worker.step()
+    before = s.draw_seconds
+    at.run()
+    assert s.draw_seconds != before  # every full run updates the running mean the redraw pacing reads

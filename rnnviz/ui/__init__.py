@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from rnnviz import jobs
@@ -19,6 +21,7 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
     jobs.configure_torch()
     state = get_state()
+    state.draw_started = time.thread_time()  # live() measures what the whole page cost to draw
     state.page = "".join(c for c in title.lower() if c.isalnum())[:24]
     navigation()
     config_sidebar(state)

@@ -36,12 +36,13 @@ def training_control(state: AppState, worker: Worker | None, reset: Callable[[Ap
             if w is not None:
                 w.touch()
         news, drawn_at = state.drawn.get(key, (None, 0.0))
-        stale = worker.news() != news and time.monotonic() - drawn_at >= 0.9 * redraw_gap(REFRESH)
+        gap = redraw_gap(REFRESH, state.draw_seconds)
+        stale = worker.news() != news and time.monotonic() - drawn_at >= 0.9 * gap
         if worker.playing != playing or stale:
             st.rerun()  # started, stopped or something new to draw: every view and timer on the page follows
         if buttons:
             _buttons(state, worker, reset, key)
-        _progress(worker)
+        _progress(worker, gap)
 
     control()
 
@@ -76,11 +77,11 @@ def _act(state: AppState, key: str, action: Callable[[], object]) -> None:
     state.drawn[key] = (None, 0.0)
 
 
-def _progress(worker: Worker) -> None:
+def _progress(worker: Worker, gap: float = REFRESH) -> None:
     trainers = worker.trainers
     done = sum(max(t.run.step, 0) for t in trainers)
     total = sum(t.config.steps for t in trainers)
-    st.progress(min(done / max(total, 1), 1.0), text=progress_text(worker, done, total))
+    st.progress(min(done / max(total, 1), 1.0), text=progress_text(worker, done, total, gap))
     if worker.waiting:
         st.info(f"Waiting for a free training slot: {worker.slots.n} run(s) may train at once on this server.")
     if worker.paused_idle:
@@ -101,7 +102,7 @@ def divergence_message(trainer, named: bool = False) -> str:
             "Everything up to that step is still shown.")
 
 
-def progress_text(worker: Worker, done: int, total: int) -> str:
+def progress_text(worker: Worker, done: int, total: int, gap: float = REFRESH) -> str:
     trainers = worker.trainers
     parts = [f"step {done:,} / {total:,}" + (f" in all ({len(trainers)} runs)" if len(trainers) > 1 else "")]
     rates = [t.steps_per_second for t in trainers if t.steps_per_second]
@@ -116,6 +117,8 @@ def progress_text(worker: Worker, done: int, total: int) -> str:
         parts.append(f"finished in {sum(t.run.seconds for t in trainers):,.1f} s of training")
     elif worker.playing:
         parts.append("training")
+        if gap >= 1.5 * REFRESH:
+            parts.append(f"views redraw every {gap:.0f} s to keep training fast")
     return " · ".join(parts)
 
 
@@ -127,3 +130,6 @@ def live(draw: Callable[[AppState], None], state: AppState) -> None:
         draw(state)
 
     views()
+    # only a full run gets here (a fragment's own rerun runs views() alone): what the page cost to draw
+    spent = time.thread_time() - state.draw_started
+    state.draw_seconds = spent if not state.draw_seconds else 0.7 * state.draw_seconds + 0.3 * spent

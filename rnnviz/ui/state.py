@@ -34,6 +34,8 @@ class AppState:
     drawn: dict = field(default_factory=dict)  # per control: (news, time) of the last full draw
     page: str = ""  # the page being drawn (widget keys carry it: a widget is never shared by two pages)
     form: int = 0  # bumps on every settings proposal, taken or refused, so the sidebar redraws from the config
+    draw_seconds: float = 0.0  # CPU seconds a full redraw of the page takes (running mean), to pace redraws
+    draw_started: float = 0.0  # this script thread's CPU clock when the page's run began
 
     def key(self, name: str) -> str:
         """A widget key unique to this page and to the current config and run.
