@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, load_dataset, replay, train_run
-from rnnviz.train import build_model
+from rnnviz.train import build_model, probe_plan
 
 CELLS = ("lstm", "gru", "rnn_tanh")
 
@@ -114,7 +114,8 @@ def main() -> None:
         ratio = statistics.median(t / u for t, u in zip(t_ours, t_bare, strict=True))
         best = min(t_ours) / min(t_bare)
         worst = max(worst, ratio)
-        n_probes = len(range(0, config.steps + 1, config.probe_every)) + (config.steps % config.probe_every != 0)
+        every = probe_plan(config)[0]  # as train_run spaces them
+        n_probes = len(range(0, config.steps + 1, every)) + (config.steps % every != 0)
         verdict = "ok" if ratio <= target(args.seq_len) else "ABOVE TARGET"
         print(f"{cell:<9} {mo:8.3f} {mb:8.3f} {ratio:7.3f} {best:7.3f} {1000 * mb / config.steps:8.2f} "
               f"{probe_ms(config, data):9.2f}  {n_probes:>6}  {same:21.1e}  {verdict}")

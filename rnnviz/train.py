@@ -186,7 +186,7 @@ def probe_samples(config: RunConfig) -> int:
 
 
 PROBE_SHARE = 0.05  # probes may take at most this share of training time: past it they are spaced further apart
-PROBE_SLACK_S = 0.25  # ...unless all the asked-for probes together add less than this to the run: nobody waits for it
+PROBE_SLACK_S = 0.05  # ...unless all the asked-for probes together add less than this to the run (tiny runs)
 
 
 def probe_plan(config: RunConfig) -> tuple[int, str | None]:

@@ -26,10 +26,19 @@ def test_dense_probes_are_spaced_out_keeping_the_first_and_last(tiny_data):
     assert share <= PROBE_SHARE  # by the cost model, the spacing keeps probes within the budget
 
 
-@pytest.mark.parametrize("config", [RunConfig(), RunConfig(cell="gru", steps=100), DENSE.replace(steps=20)])
+@pytest.mark.parametrize("config", [RunConfig(hidden_size=64), RunConfig(cell="gru", steps=100),
+                                    DENSE.replace(steps=20)])
 def test_cheap_probes_are_kept_as_asked(config):
-    """The default run, and any run whose probes add little time in all, probe exactly as configured."""
+    """A run whose probes stay within the share, or add little time in all, probes exactly as configured."""
     assert probe_plan(config) == (config.probe_every, None)
+
+
+def test_the_slack_for_tiny_runs_does_not_excuse_a_short_run_whose_probes_exceed_the_share():
+    """bench/bench_train.py's tanh run (300 steps): probes every 25 would take ~7 % of its time."""
+    config = RunConfig(cell="rnn_tanh", hidden_size=64, seq_len=50, steps=300)
+    every, note = probe_plan(config)
+    assert every > config.probe_every and note
+    assert probe_seconds(config) / (every * step_seconds(config) + probe_seconds(config)) <= PROBE_SHARE
 
 
 def test_spacing_grows_with_the_probe_cost():
