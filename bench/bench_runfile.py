@@ -60,8 +60,7 @@ def longest_history() -> bytes:
     config = run.config.replace(steps=100_000)
     run.config = config
     row = run.rows[-1]
-    run.rows = [dict(row, step=i) for i in range(100_001)]
-    run._history = None
+    run.restore_rows([dict(row, step=i) for i in range(100_001)])
     return save_run(run)
 
 
