@@ -291,7 +291,7 @@ def _history(entries: dict[str, bytes], param_names: list[str], config: RunConfi
     if HISTORY_NPZ in entries:
         table = _history_arrays(entries[HISTORY_NPZ], expected)
     else:
-        table = _history_csv(entries[HISTORY], expected)
+        table = _history_csv(entries[HISTORY], expected, config.steps + 1)
     steps = table["step"]
     if len(steps) > config.steps + 1 or (len(steps) and (steps[0] != 0 or (np.diff(steps) != 1).any())):
         raise RunFileError(f"the history must have one row per step 0, 1, 2, ... up to steps={config.steps}")
@@ -305,9 +305,7 @@ def _columns_error(name: str, expected: list[str]) -> RunFileError:
 
 def _history_arrays(blob: bytes, expected: list[str]) -> dict[str, np.ndarray]:
     """history.npz: exactly the expected columns, each a 1-D array of its own number kind, all of one length."""
-    arrays = _npz_arrays(blob, HISTORY_NPZ, max_entries=len(expected))
-    if sorted(arrays) != sorted(expected):
-        raise _columns_error(HISTORY_NPZ, expected)
+    arrays = _npz_arrays(blob, HISTORY_NPZ, max_entries=len(expected), names=expected)
     n = len(arrays["step"]) if arrays["step"].ndim == 1 else -1
     kinds = {np.int64: "iu", np.bool_: "b", np.float64: "f"}
     for c in expected:
@@ -318,12 +316,14 @@ def _history_arrays(blob: bytes, expected: list[str]) -> dict[str, np.ndarray]:
     return {c: arrays[c].astype(HISTORY_DTYPES.get(c, np.float64), copy=False) for c in expected}
 
 
-def _history_csv(blob: bytes, expected: list[str]) -> dict[str, np.ndarray]:
-    """history.csv of older files; the header must name exactly the expected columns, checked before parsing."""
+def _history_csv(blob: bytes, expected: list[str], max_rows: int) -> dict[str, np.ndarray]:
+    """history.csv of older files; its header and its number of lines are checked before parsing."""
     head = blob[: 64 * 1024]  # the header line is short: a file whose first line is not is refused unparsed
     header = head[: head.find(b"\n")] if b"\n" in head else b""
     if header.decode("utf-8", "replace").strip().split(",") != expected:
         raise _columns_error(HISTORY, expected)
+    if blob.count(b"\n", len(header) + 1) > max_rows:  # a few ms, where parsing a 60 MB CSV takes seconds
+        raise RunFileError(f"{HISTORY} has more rows than the run has steps (at most {max_rows:,}, one per step)")
     dtypes = {c: "float64" for c in expected} | {"step": "int64", "clipped": "bool", "diverged": "bool"}
     try:
         df = pd.read_csv(io.BytesIO(blob), engine="c", float_precision="round_trip", dtype=dtypes)
@@ -370,9 +370,13 @@ def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int
         raise RunFileError(f"{PROBES}: probe arrays must hold floating-point numbers")
 
 
-def _npz_arrays(blob: bytes, what: str, max_entries: int = MAX_ENTRIES) -> dict[str, np.ndarray]:
-    """The arrays of an .npz, each .npy header checked against its byte count before numpy allocates."""
+def _npz_arrays(blob: bytes, what: str, max_entries: int = MAX_ENTRIES, names: list[str] | None = None
+                ) -> dict[str, np.ndarray]:
+    """The arrays of an .npz, each .npy header checked against its byte count before numpy allocates (and the
+    array names against `names`, if given, before any is parsed)."""
     members = _read_zip(blob, what, MAX_UNCOMPRESSED_BYTES, max_entries)
+    if names is not None and sorted(members) != sorted(f"{n}.npy" for n in names):
+        raise _columns_error(what, names)
     out = {}
     for name, raw in members.items():
         if not name.endswith(".npy"):

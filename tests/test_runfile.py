@@ -276,6 +276,12 @@ def test_an_old_files_csv_is_refused_from_its_header(old_bytes, csv, message):
         load_run(edited(old_bytes, history_csv=csv))
 
 
+def test_an_old_files_csv_with_more_lines_than_steps_is_refused_before_parsing(old_bytes, lstm_run):
+    header, first_row = lstm_run.history.to_csv(index=False).encode().split(b"\n")[:2]
+    with pytest.raises(RunFileError, match="more rows than the run has steps"):
+        load_run(edited(old_bytes, history_csv=header + b"\n" + (first_row + b"\n") * 14))  # 13 steps: 0-12
+
+
 def test_weights_of_another_model_are_refused(run_bytes):
     other = train_run(RunConfig(cell="gru", **SMALL)).model.state_dict()
     buf = io.BytesIO()
