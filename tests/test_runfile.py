@@ -4,6 +4,7 @@ import io
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -264,6 +265,19 @@ def test_a_long_history_is_saved_without_the_csv_and_comes_back_exactly(monkeypa
 def test_a_file_saved_the_old_way_opens_exactly(old_bytes, lstm_run):
     assert HISTORY_NPZ not in read_entries(old_bytes)
     assert_runs_equal(lstm_run, load_run(old_bytes))
+
+
+def test_a_file_saved_by_the_version_before_history_npz_opens():
+    """tests/data/run_v1_csv_history.zip was saved by rnnviz/runfile.py of commit 5406cd2 (GRU, 8 units, 30 steps)."""
+    blob = (Path(__file__).parent / "data" / "run_v1_csv_history.zip").read_bytes()
+    entries = read_entries(blob)
+    assert HISTORY_NPZ not in entries
+    run = load_run(blob)
+    csv = pd.read_csv(io.BytesIO(entries[HISTORY]), float_precision="round_trip")
+    assert run.config.cell == "gru" and run.step == 30 and len(run.probes) == 4
+    pd.testing.assert_frame_equal(run.history, csv, check_dtype=False)
+    assert run.history.dtypes["step"].kind == "i" and run.history.dtypes["clipped"].kind == "b"
+    assert_runs_equal(run, load_run(save_run(run)))  # and saved again by this version, nothing changes
 
 
 @pytest.mark.parametrize("csv, message", [
