@@ -259,6 +259,21 @@ def test_a_long_history_is_saved_without_the_csv_and_comes_back_exactly(monkeypa
     assert_runs_equal(lstm_run, load_run(blob))
 
 
+def test_the_longest_history_a_run_can_have_comes_back_bit_for_bit():
+    run = train_run(RunConfig(steps=1, hidden_size=8, seq_len=10))
+    run.config = run.config.replace(steps=100_000)
+    n, rng = 100_001, np.random.default_rng(0)
+    table = {c: rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n) for c in run.columns}  # any float64
+    table |= {"step": np.arange(n), "val_loss": np.where(np.arange(n) % 25 == 0, table["val_loss"], np.nan),
+              "clipped": rng.random(n) < 0.5, "diverged": np.zeros(n, bool)}
+    run.restore_columns(table)
+    blob = save_run(run)
+    assert HISTORY not in read_entries(blob)  # 100,001 rows: no CSV copy
+    loaded = load_run(blob)
+    pd.testing.assert_frame_equal(loaded.history, run.history, check_exact=True)
+    assert loaded.rows[500] == run.rows[500] and loaded.step == 100_000
+
+
 # ---- files saved before history.npz (the history only as CSV) ------------------------------------------------
 
 
