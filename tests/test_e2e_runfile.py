@@ -52,8 +52,8 @@ def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_f
         start = time.time()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/Train", timeout=120_000)
-        page.get_by_label("Hidden units", exact=True).wait_for(timeout=60_000)
-        expect(page.get_by_label("Hidden units", exact=True)).not_to_have_value("12")  # the defaults, before
+        page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=60_000)
+        expect(page.get_by_label("Hidden units", exact=True).first).not_to_have_value("12")  # the defaults, before
 
         chosen = time.time()
         upload(page, run_file.name, run_file.read_bytes())
@@ -64,7 +64,7 @@ def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_f
 
         page.get_by_role("link", name="Gradients").first.click()
         page.wait_for_url("**/Gradients**", timeout=30_000)
-        page.get_by_label("Hidden units", exact=True).wait_for(timeout=30_000)
+        page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         shows_the_run(page)
         assert "cell=gru" in page.url and "hidden_size=12" in page.url
@@ -77,7 +77,7 @@ def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_f
 
         page.get_by_role("link", name="Train").first.click()
         page.wait_for_url("**/Train**", timeout=30_000)
-        page.get_by_label("Hidden units", exact=True).wait_for(timeout=30_000)
+        page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         shows_the_run(page)
         print(f"run file test: opened {opened:.1f} s after choosing the file; {time.time() - start:.1f} s in all")
