@@ -1,7 +1,9 @@
 """Time opening the worst run files at the size limit: every one is parsed or refused, and how fast.
 
-    PYTHONPATH=. python bench/bench_runfile.py [--rounds 3]
-Prints, per shape, the median seconds of load_run and what happened (loaded, or the start of the refusal).
+    PYTHONPATH=. python bench/bench_runfile.py [--rounds 3] [--quick]
+Prints, per shape, the median seconds of load_run and what happened (loaded, or the start of the refusal), then the
+seconds save_run took for the two largest valid runs. --quick: a smaller "largest" run and a 1,001-step history,
+one round: only proves the script runs.
 """
 
 import argparse
@@ -16,6 +18,8 @@ import torch
 from rnnviz import RunConfig, train_run
 from rnnviz.runfile import (
     HISTORY,
+    HISTORY_DTYPES,
+    HISTORY_NPZ,
     MANIFEST,
     MAX_FILE_BYTES,
     PROBES,
@@ -47,51 +51,76 @@ def many_entries() -> bytes:
     return buf.getvalue()
 
 
-def largest_run() -> bytes:
+SAVED: dict[str, float] = {}  # seconds save_run took, by shape
+
+
+def timed_save(name: str, run) -> bytes:
+    start = time.perf_counter()
+    blob = save_run(run)
+    SAVED[name] = time.perf_counter() - start
+    return blob
+
+
+def largest_run(quick: bool) -> bytes:
     """A real run whose probes fill the file: LSTM 512 units, T 200, a probe at every step (thinned to fit)."""
-    config = RunConfig(cell="lstm", hidden_size=512, seq_len=200, steps=4, probe_every=1, probe_size=64,
-                       batch_size=4, eval_every=1)
-    return save_run(train_run(config))
+    size = dict(hidden_size=64, seq_len=50) if quick else dict(hidden_size=512, seq_len=200)
+    config = RunConfig(cell="lstm", steps=4, probe_every=1, probe_size=64, batch_size=4, eval_every=1, **size)
+    return timed_save("largest run", train_run(config))
 
 
-def longest_history() -> bytes:
-    """A run with the most history rows a config allows (100,000 steps + step 0)."""
+def longest_run(steps: int):
+    """A run with the most history rows a config allows (100,000 steps + step 0), its numbers all different."""
     run = train_run(RunConfig(steps=1, hidden_size=8, seq_len=10))
-    config = run.config.replace(steps=100_000)
-    run.config = config
-    row = run.rows[-1]
-    run.rows = [dict(row, step=i) for i in range(100_001)]
-    run._history = None
-    return save_run(run)
+    run.config = run.config.replace(steps=steps)
+    rng = np.random.default_rng(0)
+    table = {c: rng.random(steps + 1) for c in run.columns}  # random floats: the CSV is as long as it gets
+    val = np.where(np.arange(steps + 1) % 25 == 0, table["val_loss"], np.nan)
+    run.restore_columns(table | {"step": np.arange(steps + 1), "val_loss": val, "clipped": table["clipped"] < 0.5,
+                                 "diverged": np.zeros(steps + 1, bool), "seconds": np.cumsum(table["seconds"])})
+    return run
 
 
-def shapes(small: bytes) -> dict[str, bytes]:
+def shapes(small: bytes, quick: bool) -> dict[str, bytes]:
     entries = read_entries(small)
+    old = {k: v for k, v in entries.items() if k != HISTORY_NPZ}  # as saved before history.npz: the CSV only
     rng = np.random.default_rng(0)
     line = ",".join(map(str, rng.integers(0, 10**6, 8_000_000))).encode()[: MAX_FILE_BYTES - MB]
+    columns = {n[:-4] for n in zipfile.ZipFile(io.BytesIO(entries[HISTORY_NPZ])).namelist()}
+    rows = (MAX_FILE_BYTES - 2 * MB) // (8 * len(columns))
+    long_npz = io.BytesIO()
+    np.savez(long_npz, **{c: np.zeros(rows, HISTORY_DTYPES.get(c, float)) for c in columns})
+    longest = longest_run(1_000 if quick else 100_000)
+    longest_blob = timed_save("longest history", longest)
+    longest_old = {k: v for k, v in read_entries(longest_blob).items() if k != HISTORY_NPZ}
+    longest_old[HISTORY] = longest.history.to_csv(index=False).encode()
     return {
         "random bytes at the limit": rng.bytes(MAX_FILE_BYTES),
         "zip header + random bytes": b"PK\x03\x04" + rng.bytes(MAX_FILE_BYTES - 4),
         "zip bomb (512 MB of zeros)": rezip({MANIFEST: b"{}", "bomb": bytes(512 * MB)}),
         "nested bomb in probes.npz": rezip({**entries, PROBES: rezip({"steps.npy": bytes(512 * MB)})}),
-        f"{MAX_FILE_BYTES // MB} MB one-line history CSV": rezip({**entries, HISTORY: line}, zipfile.ZIP_STORED),
+        f"{MAX_FILE_BYTES // MB} MB one-line history.csv, old format": rezip({**old, HISTORY: line},
+                                                                           zipfile.ZIP_STORED),
+        f"history.npz of {rows:,} rows": rezip({**entries, HISTORY_NPZ: long_npz.getvalue()}, zipfile.ZIP_STORED),
         "empty entries filling the limit": many_entries(),
-        "truncated largest run": (largest := largest_run())[: len(largest) // 2],
+        "truncated largest run": (largest := largest_run(quick))[: len(largest) // 2],
         "largest run (probes fill the limit)": largest,
-        "longest history (100,001 rows)": longest_history(),
+        f"longest history ({longest.step + 1:,} rows)": longest_blob,
+        f"longest history ({longest.step + 1:,} rows), old format": rezip(longest_old),
         "a valid small run": small,
+        "a valid small run, old format": rezip(old),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smaller valid runs, one round: proves the script runs")
     args = ap.parse_args()
     torch.set_num_threads(1)
     small = save_run(train_run(RunConfig(steps=20, hidden_size=16, seq_len=20, probe_every=5)))
-    for name, blob in shapes(small).items():
+    for name, blob in shapes(small, args.quick).items():
         times, outcome = [], ""
-        for _ in range(args.rounds):
+        for _ in range(1 if args.quick else args.rounds):
             start = time.perf_counter()
             try:
                 run = load_run(blob)
@@ -99,7 +128,9 @@ def main() -> None:
             except RunFileError as err:
                 outcome = f"refused: {str(err)[:70]}"
             times.append(time.perf_counter() - start)
-        print(f"{name:40s} {len(blob) / MB:6.1f} MB  {statistics.median(times):6.2f} s  {outcome}", flush=True)
+        print(f"{name:46s} {len(blob) / MB:6.1f} MB  {statistics.median(times):6.2f} s  {outcome}", flush=True)
+    for name, seconds in SAVED.items():
+        print(f"save_run, {name}: {seconds:.2f} s")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Run files: a whole run (config, history, probe traces, weights) as one .zip, saved and opened safely.
 
-Opening never executes code from the file (JSON, CSV, `np.load(allow_pickle=False)`, `torch.load(weights_only=True)`)
-and every size is bounded before anything is decompressed, so a hostile file is refused quickly.
+Opening never executes code from the file (JSON, `np.load(allow_pickle=False)`, `torch.load(weights_only=True)`, the
+CSV of older files) and every size is bounded before anything is decompressed, so a hostile file is refused quickly.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ MAX_TORCH_ENTRIES = 512  # in a torch.save archive inside it (one record per ten
 MAX_RATIO = 200  # uncompressed / compressed per entry, for entries above RATIO_FLOOR
 RATIO_FLOOR = 2**20  # small entries may compress well (a JSON of defaults) without looking like a bomb
 
-MANIFEST, CONFIG, HISTORY, PROBES, WEIGHTS, OPTIMIZER = (
-    "rnnviz.json", "config.json", "history.csv", "probes.npz", "model.pt", "optimizer.pt")
+MANIFEST, CONFIG, HISTORY, HISTORY_NPZ, PROBES, WEIGHTS, OPTIMIZER = (
+    "rnnviz.json", "config.json", "history.csv", "history.npz", "probes.npz", "model.pt", "optimizer.pt")
+HISTORY_CSV_ROWS = 20_000  # history.csv, for people, only up to this many steps: history.npz is what is read back
+STORED = (PROBES, WEIGHTS, OPTIMIZER)  # float arrays deflate by about a tenth, and inflating them cost most of an open
 UPLOAD_DIR = "upload/"  # the uploaded file a run trained on, if any, so the run opens on another server
 TRACE_FIELDS = ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius")
 HISTORY_BASE = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds")
+HISTORY_DTYPES = {"step": np.int64, "clipped": np.bool_, "diverged": np.bool_}  # every other column is float64
 
 
 class RunFileError(ValueError):
@@ -55,7 +58,8 @@ def save_run(run: Run) -> bytes:
     history = run.history  # one snapshot: training may go on in another thread while this is saved
     entries = {
         CONFIG: json.dumps(run.config.to_dict(), sort_keys=True, indent=1).encode(),
-        HISTORY: history.to_csv(index=False).encode(),
+        HISTORY_NPZ: _history_npz(history),
+        **({HISTORY: history.to_csv(index=False).encode()} if len(history) <= HISTORY_CSV_ROWS else {}),
         WEIGHTS: _torch_bytes(run.model.state_dict()),
         **_upload_entry(run.config),
     }
@@ -93,7 +97,8 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         for name, blob in entries.items():
             # an entry that would compress past MAX_RATIO (all zeros) is stored as is, so our own files always open
-            packed = zipfile.ZIP_DEFLATED if len(blob) < RATIO_FLOOR or _ratio_ok(blob) else zipfile.ZIP_STORED
+            deflate = name not in STORED and (len(blob) < RATIO_FLOOR or _ratio_ok(blob))
+            packed = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
             zf.writestr(name, blob, compress_type=packed)
     return buf.getvalue()
 
@@ -108,6 +113,18 @@ def _torch_bytes(obj) -> bytes:
     return buf.getvalue()
 
 
+def _history_npz(history: pd.DataFrame) -> bytes:
+    """One array per column, in the history's own dtypes (exact: no number goes through text)."""
+    arrays = {c: np.asarray(history[c].to_numpy(), dtype=HISTORY_DTYPES.get(c, np.float64)) for c in history.columns}
+    return _npz(arrays)
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # uncompressed inside; the run file's own zip compresses it if that pays
+    return buf.getvalue()
+
+
 def _probes_npz(probes: list[tuple[int, Trace]]) -> bytes:
     """Every probe's arrays stacked per field (P, ...): a fixed, small number of entries however many probes."""
     arrays = {"steps": np.array([s for s, _ in probes], dtype=np.int64),
@@ -119,9 +136,7 @@ def _probes_npz(probes: list[tuple[int, Trace]]) -> bytes:
                 arrays[name] = np.stack([getattr(t, name) for _, t in probes])
         for gate in first.gates:
             arrays[f"gate.{gate}"] = np.stack([t.gates[gate] for _, t in probes])
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)  # uncompressed inside; the run file's own zip compresses it
-    return buf.getvalue()
+    return _npz(arrays)
 
 
 def _upload_entry(config: RunConfig) -> dict[str, bytes]:
@@ -156,7 +171,7 @@ def load_run(data: bytes) -> Run:
     except (DatasetError, ConfigError) as err:
         raise RunFileError(f"the run's data cannot be rebuilt: {err}") from None
     run = Run(config, build_model(config, dataset), dataset)
-    run.restore_rows(_history(entries[HISTORY], [n for n, _ in run.model.named_parameters()], config))
+    run.restore_columns(_history(entries, [n for n, _ in run.model.named_parameters()], config))
     run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
     run.diverged_at, run.seconds = manifest.get("diverged_at"), manifest.get("seconds", 0.0)
@@ -230,14 +245,16 @@ def _check_manifest(entries: dict[str, bytes]) -> None:
     if MANIFEST not in entries:
         names = ", ".join(sorted(entries)[:5]) or "nothing"
         raise RunFileError(f"this zip is not a run file saved by rnnviz (it holds {names}; a run file holds "
-                           f"{MANIFEST}, {CONFIG}, {HISTORY}, {PROBES} and {WEIGHTS})")
+                           f"{MANIFEST}, {CONFIG}, {HISTORY_NPZ}, {PROBES} and {WEIGHTS})")
     manifest = _json(entries[MANIFEST], MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise RunFileError(f"{MANIFEST} does not describe an rnnviz run file")
     if manifest.get("version") != VERSION:
         raise RunFileError(f"run file version {manifest.get('version')!r} is not supported; this rnnviz reads "
                            f"version {VERSION}")
-    missing = [name for name in (CONFIG, HISTORY, PROBES, WEIGHTS) if name not in entries]
+    missing = [name for name in (CONFIG, PROBES, WEIGHTS) if name not in entries]
+    if HISTORY_NPZ not in entries and HISTORY not in entries:  # files saved before history.npz have only the CSV
+        missing.insert(1, HISTORY_NPZ)
     if missing:
         raise RunFileError(f"the run file lacks {', '.join(missing)}")
 
@@ -268,31 +285,55 @@ def _restore_upload(config: RunConfig, entries: dict[str, bytes]) -> None:
                 raise RunFileError(f"the uploaded file inside the run file was refused: {err}") from None
 
 
-def _history(blob: bytes, param_names: list[str], config: RunConfig) -> list[dict]:
-    """The per-step rows; the header must name exactly the expected columns, checked before parsing the rest."""
+def _history(entries: dict[str, bytes], param_names: list[str], config: RunConfig) -> dict[str, np.ndarray]:
+    """The per-step history, one array per column: from history.npz, or from history.csv in files saved before it."""
     expected = [*HISTORY_BASE, *(f"grad/{n}" for n in param_names)]
+    if HISTORY_NPZ in entries:
+        table = _history_arrays(entries[HISTORY_NPZ], expected)
+    else:
+        table = _history_csv(entries[HISTORY], expected, config.steps + 1)
+    steps = table["step"]
+    if len(steps) > config.steps + 1 or (len(steps) and (steps[0] != 0 or (np.diff(steps) != 1).any())):
+        raise RunFileError(f"the history must have one row per step 0, 1, 2, ... up to steps={config.steps}")
+    return table
+
+
+def _columns_error(name: str, expected: list[str]) -> RunFileError:
+    return RunFileError(f"{name} does not have the columns this run's model needs ({', '.join(expected[:7])}, "
+                        "one grad/ column per parameter)")
+
+
+def _history_arrays(blob: bytes, expected: list[str]) -> dict[str, np.ndarray]:
+    """history.npz: exactly the expected columns, each a 1-D array of its own number kind, all of one length."""
+    arrays = _npz_arrays(blob, HISTORY_NPZ, max_entries=len(expected), names=expected)
+    n = len(arrays["step"]) if arrays["step"].ndim == 1 else -1
+    kinds = {np.int64: "iu", np.bool_: "b", np.float64: "f"}
+    for c in expected:
+        a, dtype = arrays[c], HISTORY_DTYPES.get(c, np.float64)
+        if a.shape != (n,) or a.dtype.kind not in kinds[dtype]:
+            raise RunFileError(f"{HISTORY_NPZ}: column {c!r} must be {n if n >= 0 else 'N'} values of type "
+                               f"{np.dtype(dtype).name} (it holds {a.dtype.name}, shape {a.shape})")
+    return {c: arrays[c].astype(HISTORY_DTYPES.get(c, np.float64), copy=False) for c in expected}
+
+
+def _history_csv(blob: bytes, expected: list[str], max_rows: int) -> dict[str, np.ndarray]:
+    """history.csv of older files; its header and its number of lines are checked before parsing."""
     head = blob[: 64 * 1024]  # the header line is short: a file whose first line is not is refused unparsed
     header = head[: head.find(b"\n")] if b"\n" in head else b""
     if header.decode("utf-8", "replace").strip().split(",") != expected:
-        raise RunFileError(f"{HISTORY} does not have the columns this run's model needs ({', '.join(expected[:7])}, "
-                           "one grad/ column per parameter)")
+        raise _columns_error(HISTORY, expected)
+    if blob.count(b"\n", len(header) + 1) > max_rows:  # a few ms, where parsing a 60 MB CSV takes seconds
+        raise RunFileError(f"{HISTORY} has more rows than the run has steps (at most {max_rows:,}, one per step)")
     dtypes = {c: "float64" for c in expected} | {"step": "int64", "clipped": "bool", "diverged": "bool"}
     try:
         df = pd.read_csv(io.BytesIO(blob), engine="c", float_precision="round_trip", dtype=dtypes)
     except (ValueError, pd.errors.ParserError) as err:
         raise RunFileError(f"{HISTORY} is malformed ({str(err)[:200]})") from None
-    steps = df["step"].to_numpy()
-    if len(df) > config.steps + 1 or (len(df) and (steps[0] != 0 or (np.diff(steps) != 1).any())):
-        raise RunFileError(f"{HISTORY} must have one row per step 0, 1, 2, ... up to steps={config.steps}")
-    rows = df.to_dict("records")
-    for row in rows:
-        if math.isnan(row["val_loss"]):
-            row["val_loss"] = None  # as Run.record keeps a step without validation
-    return rows
+    return {c: df[c].to_numpy() for c in expected}
 
 
 def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
-    arrays = _npz_arrays(blob)
+    arrays = _npz_arrays(blob, PROBES)
     steps, loss = arrays.get("steps"), arrays.get("loss")
     if steps is None or loss is None or steps.ndim != 1 or loss.shape != steps.shape:
         raise RunFileError(f"{PROBES} lacks the probe steps and losses")
@@ -329,18 +370,22 @@ def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int
         raise RunFileError(f"{PROBES}: probe arrays must hold floating-point numbers")
 
 
-def _npz_arrays(blob: bytes) -> dict[str, np.ndarray]:
-    """The arrays of an .npz, each .npy header checked against its byte count before numpy allocates."""
-    members = _read_zip(blob, PROBES, MAX_UNCOMPRESSED_BYTES)
+def _npz_arrays(blob: bytes, what: str, max_entries: int = MAX_ENTRIES, names: list[str] | None = None
+                ) -> dict[str, np.ndarray]:
+    """The arrays of an .npz, each .npy header checked against its byte count before numpy allocates (and the
+    array names against `names`, if given, before any is parsed)."""
+    members = _read_zip(blob, what, MAX_UNCOMPRESSED_BYTES, max_entries)
+    if names is not None and sorted(members) != sorted(f"{n}.npy" for n in names):
+        raise _columns_error(what, names)
     out = {}
     for name, raw in members.items():
         if not name.endswith(".npy"):
-            raise RunFileError(f"{PROBES} holds {name!r}, which is not an array")
-        out[name[:-4]] = _npy(raw, name)
+            raise RunFileError(f"{what} holds {name!r}, which is not an array")
+        out[name[:-4]] = _npy(raw, name, what)
     return out
 
 
-def _npy(raw: bytes, name: str) -> np.ndarray:
+def _npy(raw: bytes, name: str, what: str) -> np.ndarray:
     f = io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(f)
@@ -354,7 +399,7 @@ def _npy(raw: bytes, name: str) -> np.ndarray:
             raise ValueError("its header does not match its size")
         return np.load(io.BytesIO(raw), allow_pickle=False)
     except (ValueError, OSError, EOFError, SyntaxError) as err:
-        raise RunFileError(f"{PROBES}: array {name!r} is malformed ({err})") from None
+        raise RunFileError(f"{what}: array {name!r} is malformed ({err})") from None
 
 
 def _torch_load(blob: bytes, name: str):
@@ -391,7 +436,7 @@ def _optimizer(config: RunConfig, model, blob: bytes | None):
 
 def _check_consistent(run: Run, manifest: dict) -> None:
     if manifest.get("step") != run.step:
-        raise RunFileError(f"{MANIFEST} says step {manifest.get('step')!r} but {HISTORY} ends at step {run.step}")
+        raise RunFileError(f"{MANIFEST} says step {manifest.get('step')!r} but the history ends at step {run.step}")
     steps = [s for s, _ in run.probes]
     if any(s < 0 or s > run.step for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
         raise RunFileError(f"{PROBES}: probe steps must increase and lie within the run's steps 0 to {run.step}")

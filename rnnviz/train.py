@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -300,6 +301,16 @@ class Run:
             self._grad_names = tuple(names) or self._grad_names
             self._rows = [tuple(math.nan if row[c] is None else row[c] for c in self.columns) for row in rows]
             self._frame = None
+            self.version += 1
+
+    def restore_columns(self, table: dict[str, np.ndarray]) -> None:
+        """Put back a history saved as one array per column (a run file: 100,001 rows take a tenth of a second
+        this way, against seconds as dicts); `grad/<name>` per parameter, NaN where a step was not validated."""
+        with self._lock:
+            names = [k.removeprefix("grad/") for k in table if k.startswith("grad/")]
+            self._grad_names = tuple(names) or self._grad_names
+            self._rows = list(zip(*(table[c].tolist() for c in self.columns), strict=True))  # python numbers
+            self._frame = pd.DataFrame({c: table[c] for c in self.columns}) if self._rows else None
             self.version += 1
 
     def __getstate__(self) -> dict:

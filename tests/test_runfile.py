@@ -4,6 +4,7 @@ import io
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from rnnviz.datasets.uploads import clear_uploads
 from rnnviz.runfile import (
     CONFIG,
     HISTORY,
+    HISTORY_NPZ,
     MANIFEST,
     MAX_FILE_BYTES,
     OPTIMIZER,
@@ -40,6 +42,12 @@ def lstm_run():
 @pytest.fixture(scope="module")
 def run_bytes(lstm_run):
     return save_run(lstm_run)
+
+
+@pytest.fixture(scope="module")
+def old_bytes(run_bytes):
+    """The run as rnnviz saved it before history.npz: the history only as history.csv (the same CSV text)."""
+    return edited(run_bytes, history_npz=None)
 
 
 def rezip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
@@ -187,8 +195,6 @@ def test_flipped_bytes_are_refused_or_load_a_valid_run(run_bytes):
     ("config_json", json.dumps(RunConfig(**SMALL).to_dict() | {"hidden_size": 100000}).encode(), "hidden_size"),
     ("config_json", json.dumps({"cell": "lstm", "evil": 1}).encode(), "unknown setting"),
     ("config_json", b"[1, 2]", "must be a dict"),
-    ("history_csv", b"a,b\n1,2\n", "columns"),
-    ("history_csv", None, "lacks history.csv"),
     ("model_pt", None, "lacks model.pt"),
     ("model_pt", b"not a torch file", "not a weights file"),
     ("probes_npz", b"PK\x03\x04junk", "damaged"),
@@ -198,16 +204,111 @@ def test_bad_entries_are_refused(run_bytes, entry, blob, message):
         load_run(edited(run_bytes, **{entry: blob}))
 
 
-def test_history_rows_must_match_the_steps(run_bytes, lstm_run):
-    csv = lstm_run.history.iloc[::2].to_csv(index=False).encode()
+def history_npz(history: pd.DataFrame, **changes) -> bytes:
+    """history.npz as save_run writes it, with some columns replaced (None removes one)."""
+    arrays = {c: history[c].to_numpy() for c in history.columns} | changes
+    buf = io.BytesIO()
+    np.savez(buf, **{c: a for c, a in arrays.items() if a is not None})
+    return buf.getvalue()
+
+
+def test_a_history_without_csv_or_npz_is_refused(run_bytes):
+    with pytest.raises(RunFileError, match="lacks history.npz"):
+        load_run(edited(run_bytes, history_csv=None, history_npz=None))
+
+
+def test_history_rows_must_match_the_steps(run_bytes, old_bytes, lstm_run):
+    every_other = lstm_run.history.iloc[::2]
     with pytest.raises(RunFileError, match="one row per step"):
-        load_run(edited(run_bytes, history_csv=csv))
+        load_run(edited(run_bytes, history_npz=history_npz(every_other)))
+    with pytest.raises(RunFileError, match="one row per step"):
+        load_run(edited(old_bytes, history_csv=every_other.to_csv(index=False).encode()))
 
 
-def test_a_one_line_csv_with_a_million_columns_is_refused_from_its_header(run_bytes):
-    with pytest.raises(RunFileError, match="columns"):
-        line = ",".join(map(str, np.random.default_rng(0).integers(0, 10**6, 1_000_000)))  # 6.9 MB, one line
-        load_run(edited(run_bytes, history_csv=line.encode() + b"\n"))
+@pytest.mark.parametrize("change, message", [
+    ({"grad/rnn.weight_hh_l0": None}, "columns"),  # a parameter's column missing
+    ({"extra": np.zeros(13)}, "entries; at most"),
+    ({"loss": np.arange(13)}, "column 'loss' must be 13 values of type float64"),  # integers where floats belong
+    ({"clipped": np.zeros(13)}, "column 'clipped'"),
+    ({"step": np.arange(13.0)}, "column 'step'"),
+    ({"seconds": np.zeros(12)}, "column 'seconds' must be 13 values"),
+    ({"grad_norm": np.zeros((13, 2))}, "column 'grad_norm'"),
+    ({"val_loss": np.array(["x"] * 13)}, "not a number type"),
+])
+def test_a_malformed_history_npz_is_refused(run_bytes, lstm_run, change, message):
+    with pytest.raises(RunFileError, match=message):
+        load_run(edited(run_bytes, history_npz=history_npz(lstm_run.history, **change)))
+
+
+def test_a_history_npz_with_too_many_entries_is_refused_from_its_headers(run_bytes):
+    with pytest.raises(RunFileError, match="entries"):
+        load_run(edited(run_bytes, history_npz=rezip({f"c{i}.npy": b"" for i in range(1000)})))
+
+
+def test_history_npz_is_what_is_read_and_the_csv_is_for_people(run_bytes, lstm_run):
+    entries = read_entries(run_bytes)
+    assert pd.read_csv(io.BytesIO(entries[HISTORY])).step.tolist() == lstm_run.history.step.tolist()
+    loaded = load_run(edited(run_bytes, history_csv=b"edited by hand\n"))
+    pd.testing.assert_frame_equal(loaded.history, lstm_run.history)
+
+
+def test_a_long_history_is_saved_without_the_csv_and_comes_back_exactly(monkeypatch, lstm_run):
+    monkeypatch.setattr("rnnviz.runfile.HISTORY_CSV_ROWS", 5)  # as a run of more than 20,000 steps
+    blob = save_run(lstm_run)
+    assert HISTORY not in read_entries(blob)
+    assert_runs_equal(lstm_run, load_run(blob))
+
+
+def test_the_longest_history_a_run_can_have_comes_back_bit_for_bit():
+    run = train_run(RunConfig(steps=1, hidden_size=8, seq_len=10))
+    run.config = run.config.replace(steps=100_000)
+    n, rng = 100_001, np.random.default_rng(0)
+    table = {c: rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n) for c in run.columns}  # any float64
+    table |= {"step": np.arange(n), "val_loss": np.where(np.arange(n) % 25 == 0, table["val_loss"], np.nan),
+              "clipped": rng.random(n) < 0.5, "diverged": np.zeros(n, bool)}
+    run.restore_columns(table)
+    blob = save_run(run)
+    assert HISTORY not in read_entries(blob)  # 100,001 rows: no CSV copy
+    loaded = load_run(blob)
+    pd.testing.assert_frame_equal(loaded.history, run.history, check_exact=True)
+    assert loaded.rows[500] == run.rows[500] and loaded.step == 100_000
+
+
+# ---- files saved before history.npz (the history only as CSV) ------------------------------------------------
+
+
+def test_a_file_saved_the_old_way_opens_exactly(old_bytes, lstm_run):
+    assert HISTORY_NPZ not in read_entries(old_bytes)
+    assert_runs_equal(lstm_run, load_run(old_bytes))
+
+
+def test_a_file_saved_by_the_version_before_history_npz_opens():
+    """tests/data/run_v1_csv_history.zip was saved by rnnviz/runfile.py of commit 5406cd2 (GRU, 8 units, 30 steps)."""
+    blob = (Path(__file__).parent / "data" / "run_v1_csv_history.zip").read_bytes()
+    entries = read_entries(blob)
+    assert HISTORY_NPZ not in entries
+    run = load_run(blob)
+    csv = pd.read_csv(io.BytesIO(entries[HISTORY]), float_precision="round_trip")
+    assert run.config.cell == "gru" and run.step == 30 and len(run.probes) == 4
+    pd.testing.assert_frame_equal(run.history, csv, check_dtype=False)
+    assert run.history.dtypes["step"].kind == "i" and run.history.dtypes["clipped"].kind == "b"
+    assert_runs_equal(run, load_run(save_run(run)))  # and saved again by this version, nothing changes
+
+
+@pytest.mark.parametrize("csv, message", [
+    (b"a,b\n1,2\n", "columns"),
+    (",".join(map(str, np.random.default_rng(0).integers(0, 10**6, 1_000_000))).encode() + b"\n",  # 6.9 MB line
+     "columns"),
+], ids=["two columns", "a million columns on one line"])
+def test_an_old_files_csv_is_refused_from_its_header(old_bytes, csv, message):
+    with pytest.raises(RunFileError, match=message):
+        load_run(edited(old_bytes, history_csv=csv))
+
+
+def test_an_old_files_csv_with_more_lines_than_steps_is_refused_before_parsing(old_bytes, lstm_run):
+    header, first_row = lstm_run.history.to_csv(index=False).encode().split(b"\n")[:2]
+    with pytest.raises(RunFileError, match="more rows than the run has steps"):
+        load_run(edited(old_bytes, history_csv=header + b"\n" + (first_row + b"\n") * 14))  # 13 steps: 0-12
 
 
 def test_weights_of_another_model_are_refused(run_bytes):
@@ -320,7 +421,7 @@ def test_a_run_too_big_even_thinned_cannot_be_saved(monkeypatch, lstm_run):
 
 def test_our_own_files_hold_what_the_readme_says(run_bytes):
     entries = read_entries(run_bytes)
-    assert {MANIFEST, CONFIG, HISTORY, PROBES, WEIGHTS, OPTIMIZER} <= set(entries)
+    assert {MANIFEST, CONFIG, HISTORY, HISTORY_NPZ, PROBES, WEIGHTS, OPTIMIZER} <= set(entries)
     assert RunConfig.from_dict(json.loads(entries[CONFIG])) == RunConfig(cell="lstm", **SMALL)
 
 
