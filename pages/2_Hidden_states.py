@@ -67,8 +67,8 @@ def draw(state) -> None:
     if cursor is not None:
         figures.heatmap_cursor(heat, *cursor)
     selectable_chart(heat, figures.CAPTIONS["state_heatmap"], "hs_heat_sel")
-    if trace.cell is not None:
-        cell_fig = figures.state_heatmap(trace.cell[layer, sample], f"LSTM cell state c_t of sample {sample}")
+    if trace.cell_state is not None:
+        cell_fig = figures.state_heatmap(trace.cell_state[layer, sample], f"LSTM cell state c_t of sample {sample}")
         if cursor is not None:
             figures.heatmap_cursor(cell_fig, *cursor)
         chart(cell_fig, "The LSTM's cell state: the memory that the forget gate carries across time; long flat "

@@ -68,7 +68,7 @@ def assert_runs_equal(a: Run, b: Run) -> None:
     pd.testing.assert_frame_equal(a.history, b.history)
     assert [s for s, _ in a.probes] == [s for s, _ in b.probes]
     for (_, ta), (_, tb) in zip(a.probes, b.probes, strict=True):
-        for name in ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius"):
+        for name in ("hidden", "cell_state", "grad_norms", "input_saliency", "outputs", "spectral_radius"):
             x, y = getattr(ta, name), getattr(tb, name)
             assert (x is None and y is None) or np.array_equal(x, y, equal_nan=True), name
         assert ta.gates.keys() == tb.gates.keys()
