@@ -35,6 +35,7 @@ class CellSpec:
     nonlinearity: str | None = None  # nn.RNN's `nonlinearity` (vanilla cells only)
     has_cell_state: bool = False  # an LSTM carries c_t beside h_t
     bias_apart: bool = False  # b_hh can't be folded into the input projection (GRU: r multiplies W_hn h + b_hn)
+    compared: bool = True  # one of the cells the Compare page and the sweeps set side by side unless told otherwise
 
     @property
     def gate_names(self) -> tuple[str, ...]:
@@ -76,11 +77,13 @@ _GRU = (Gate("reset", "sigmoid", "reset gate r"), Gate("update", "sigmoid", "upd
 # saved_floats measured with saved_tensors_hooks on torch 2.13 CPU (rnnviz.memory adds the backward's share)
 SPECS = {s.key: s for s in (
     CellSpec("rnn_tanh", "Vanilla RNN (tanh)", nn.RNN, cells.tanh_step, _PRE, ("W_hh",), 2.1, nonlinearity="tanh"),
-    CellSpec("rnn_relu", "Vanilla RNN (ReLU)", nn.RNN, cells.relu_step, _PRE, ("W_hh",), 2.1, nonlinearity="relu"),
+    CellSpec("rnn_relu", "Vanilla RNN (ReLU)", nn.RNN, cells.relu_step, _PRE, ("W_hh",), 2.1, nonlinearity="relu",
+             compared=False),
     CellSpec("lstm", "LSTM", nn.LSTM, cells.lstm_step, _LSTM, _names(_LSTM), 16.5, has_cell_state=True),
     CellSpec("gru", "GRU", nn.GRU, cells.gru_step, _GRU, _names(_GRU), 8.1, bias_apart=True),
 )}
 KINDS = tuple(SPECS)  # the allowed values of RunConfig.cell
+COMPARED = tuple(k for k, s in SPECS.items() if s.compared)  # the tutorials' three: tanh RNN, LSTM, GRU
 GATE_KIND = {g.name: g.kind for s in SPECS.values() for g in s.gates}  # gate names are unique across cells
 
 

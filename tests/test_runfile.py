@@ -253,6 +253,16 @@ def test_probe_arrays_must_fit_the_config(run_bytes):
         load_run(edited(run_bytes, probes_npz=buf.getvalue()))
 
 
+def test_files_saved_before_the_rename_still_open(run_bytes, lstm_run):
+    """Run files written when c_t was stored as "cell" and the LSTM candidate as gate "cell" open unchanged."""
+    with zipfile.ZipFile(io.BytesIO(read_entries(run_bytes)[PROBES])) as zf:
+        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n))) for n in zf.namelist()}
+    arrays["cell"], arrays["gate.cell"] = arrays.pop("cell_state"), arrays.pop("gate.candidate")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    assert_runs_equal(load_run(edited(run_bytes, probes_npz=buf.getvalue())), lstm_run)
+
+
 def test_an_npy_header_claiming_a_huge_array_is_refused_before_allocating(run_bytes):
     header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }"
     npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(64)
