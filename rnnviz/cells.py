@@ -2,8 +2,8 @@
 
 Each takes the input projection `xp = W_ih x_t + b_ih` (precomputed for all t), the previous state `(h,)` or
 `(h, c_t)`, W_hh and b_hh, and returns the new state plus every gate it computed, in the order of the cell's
-row in rnnviz/cellspec.py (which names them). `b_hh=None` means it was
-already folded into `xp` (`project` does that unless the cell keeps it apart: fewer ops per step).
+row in rnnviz/cellspec.py (which names them). `b_hh=None` means it was already folded into `xp` (`project`
+does that unless the cell keeps it apart: fewer ops per step).
 """
 
 from __future__ import annotations

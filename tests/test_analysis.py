@@ -114,7 +114,7 @@ def test_saturation_fractions_per_unit():
 def test_tanh_gate_uses_symmetric_thresholds():
     s = A.gate_saturation("lstm", "candidate", np.array([[-0.95, 0.0, 0.95, 0.5]]).T)  # one unit, four steps
     assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.25])
-    assert s.low_label == "cell < -0.9" and s.high_label == "cell > 0.9"
+    assert s.low_label == "candidate < -0.9" and s.high_label == "candidate > 0.9"
     s = A.gate_saturation("gru", "update", np.array([[0.05, 0.95, 0.95, 0.5]]).T)
     assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.5])
     assert s.low_label == "update < 0.1" and s.high_label == "update > 0.9"
