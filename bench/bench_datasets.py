@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from rnnviz import DATASETS, ConfigError, DatasetError, RunConfig, load_dataset  # noqa: E402
-from rnnviz.datasets import register_upload  # noqa: E402
-from rnnviz.datasets.uploads import MAX_LINES  # noqa: E402
-from rnnviz.memory import estimate, size  # noqa: E402
+from rnnviz import DATASETS, ConfigError, DatasetError, RunConfig, load_dataset
+from rnnviz.datasets import register_upload
+from rnnviz.datasets.uploads import MAX_LINES
+from rnnviz.memory import estimate, size
 
 
 def largest_options(name: str) -> dict:

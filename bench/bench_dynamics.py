@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from rnnviz import RunConfig, load_dataset, replay, train_run  # noqa: E402
-from rnnviz import dynamics as D  # noqa: E402
-from rnnviz.lessons import BY_KEY  # noqa: E402
-from rnnviz.train import build_model  # noqa: E402
+from rnnviz import RunConfig, load_dataset, replay, train_run
+from rnnviz import dynamics as D
+from rnnviz.lessons import BY_KEY
+from rnnviz.train import build_model
 
 
 def timed(fn) -> float:
@@ -49,7 +45,7 @@ def cost(rounds: int) -> None:
         model = build_model(config, data)
         x, y = data.x_val[:8], data.y_val[:8]
         probe, one, all8 = interleaved(model, x, y, rounds)
-        starts = D.joint_states(replay(model, x, y), cell)
+        starts = D.joint_states(replay(model, x, y))
         fp = D.find_fixed_points(model, D.constant_input(model, 0.0), starts)
         r1 = statistics.median(a / b for a, b in zip(one, probe, strict=True))
         r8 = statistics.median(a / b for a, b in zip(all8, probe, strict=True))

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, load_dataset, replay
+from rnnviz.cellspec import spec
 from rnnviz.config import training_bytes
 from rnnviz.train import _Updater, build_model, probe_samples, probe_seconds, step_seconds
 
 CELLS = ("lstm", "gru", "rnn_tanh")
 SEQ_LENS = (50, 200, 1000)
 HIDDEN = (32, 128, 512)
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
 
 
 def rss_mb(field: str) -> float:
@@ -108,7 +108,7 @@ def linear_verdicts(rows: list[dict]) -> list[str]:
 
 def fit(rows: list[dict], key: str, batch: str) -> np.ndarray:
     """Least squares for key_ms = a + T * (b + c * batch * G * H^2), a, b, c >= 0 (clipped), in seconds."""
-    A = np.array([[1, r["seq_len"], r["seq_len"] * r[batch] * GATES[r["cell"]] * r["hidden"] ** 2]
+    A = np.array([[1, r["seq_len"], r["seq_len"] * r[batch] * spec(r["cell"]).gate_count * r["hidden"] ** 2]
                   for r in rows], float)
     t = np.array([r[key] for r in rows]) / 1000
     w = 1 / t  # relative errors: small configs matter as much as big ones

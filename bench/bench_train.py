@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, load_dataset, replay, train_run
+from rnnviz.cellspec import spec
 from rnnviz.train import build_model, probe_plan
 
 CELLS = ("lstm", "gru", "rnn_tanh")
@@ -31,8 +32,8 @@ def target(seq_len: int) -> float:
 def bare_loop(config: RunConfig, data) -> list[torch.Tensor]:
     """The plain fused loop: same initial weights, data, optimizer, clipping and batches; no looking."""
     start = build_model(config, data)  # only for its initial weights: both loops do the same updates
-    kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}[config.cell]
-    rnn = kind(data.input_size, config.hidden_size, config.num_layers, batch_first=True)
+    cell = spec(config.cell)
+    rnn = cell.module(data.input_size, config.hidden_size, config.num_layers, batch_first=True, **cell.module_kwargs())
     head = nn.Linear(config.hidden_size, data.output_size)
     rnn.load_state_dict(start.rnn.state_dict())
     head.load_state_dict(start.head.state_dict())

@@ -1,6 +1,6 @@
 """Time to read or refuse the worst upload shapes at the 5 MB limit (target: about a second each).
 
-Run: python bench/bench_uploads.py [--rounds 3]
+Run: python -m bench.bench_uploads [--rounds 3]
 Shapes are in tests/upload_shapes.py (wide rows, one giant line, many tiny rows, separators, quotes,
 NUL bytes, UTF-16...). Prints the median time of each and the slowest.
 """
@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from rnnviz import DatasetError  # noqa: E402
-from rnnviz.datasets.uploads import parse_csv, parse_text  # noqa: E402
-from tests.upload_shapes import CSV, TEXT  # noqa: E402
+from rnnviz import DatasetError
+from rnnviz.datasets.uploads import parse_csv, parse_text
+from tests.upload_shapes import CSV, TEXT
 
 
 def timed(parse, content: bytes) -> tuple[float, str]:

@@ -45,12 +45,22 @@ def draw(state) -> None:
     # ---- linked time cursor (dynamics): a selection on either chart marks the same t on both
     cursor = time_cursor(state, SELECTABLE, T)
     cursor_bar(state, cursor, "hs_cursor_clear")
-    # ---- fixed points (dynamics): where the recurrent map stands still for a constant input
-    fixed = fixed_points_block(state, run, step, layer)
+    pca, ranges = trajectories_block(state, run, step, trace, layer, samples,
+                                     "time" if color == "time" else labels[samples], dims, cursor)
+    heatmaps_block(trace, step, layer, sample, cursor)
+    # ---- training replay (dynamics): every stored probe as an animation frame on the same axes
+    if st.toggle("Replay training", key="hs_replay", help="Animate the stored probes from step 0 to the latest."):
+        frames = [analysis.project(pca, t.hidden[layer])[samples] for _, t in run.probes]
+        chart(figures.pca_replay([s for s, _ in run.probes], frames, ranges, pca.explained, dims),
+              figures.CAPTIONS["pca_replay"])
+
+
+def trajectories_block(state, run, step: int, trace, layer: int, samples, colours, dims: int, cursor):
+    """The chosen samples' h_t in the run's PCA axes, with the fixed points if asked; (the PCA, its ranges)."""
+    fixed = fixed_points_block(state, run, step, layer)  # where the recurrent map stands still for a constant input
     pca = analysis.fit_pca(run.probes, layer)
     points = analysis.project(pca, trace.hidden[layer])
     ranges = analysis.pca_ranges(pca, run.probes, layer)
-    colours = "time" if color == "time" else labels[samples]
     coords = None if fixed is None else analysis.project(pca, fixed.hidden)  # (K, 3) in the same axes
     view_ranges = ranges if coords is None else figures.covering_ranges(ranges, coords)
     fig = figures.with_time_data(figures.pca_trajectories(points[samples], dims=dims, color=colours,
@@ -61,23 +71,23 @@ def draw(state) -> None:
         figures.add_fixed_points(fig, coords, fixed.kind, fixed.fixed, dims)
     caption = figures.CAPTIONS["pca_trajectories" if coords is None else "fixed_points"]
     selectable_chart(fig, caption, "hs_traj_sel")
+    return pca, ranges
+
+
+def heatmaps_block(trace, step: int, layer: int, sample: int, cursor) -> None:
+    """Unit x time heatmaps of one sample's h_t, and of its c_t for a cell that has one."""
     heat = figures.state_heatmap(trace.hidden[layer, sample], f"h_t of sample {sample}, layer {layer + 1}, "
                                  f"step {step}")
-    figures.time_picker_strip(heat, T, 0)
+    figures.time_picker_strip(heat, trace.hidden.shape[2], 0)
     if cursor is not None:
         figures.heatmap_cursor(heat, *cursor)
     selectable_chart(heat, figures.CAPTIONS["state_heatmap"], "hs_heat_sel")
-    if trace.cell is not None:
-        cell_fig = figures.state_heatmap(trace.cell[layer, sample], f"LSTM cell state c_t of sample {sample}")
+    if trace.cell_state is not None:
+        cell_fig = figures.state_heatmap(trace.cell_state[layer, sample], f"LSTM cell state c_t of sample {sample}")
         if cursor is not None:
             figures.heatmap_cursor(cell_fig, *cursor)
         chart(cell_fig, "The LSTM's cell state: the memory that the forget gate carries across time; long flat "
               "bands are values being remembered.")
-    # ---- training replay (dynamics): every stored probe as an animation frame on the same axes
-    if st.toggle("Replay training", key="hs_replay", help="Animate the stored probes from step 0 to the latest."):
-        frames = [analysis.project(pca, t.hidden[layer])[samples] for _, t in run.probes]
-        chart(figures.pca_replay([s for s, _ in run.probes], frames, ranges, pca.explained, dims),
-              figures.CAPTIONS["pca_replay"])
 
 
 def fixed_points_block(state, run, step: int, layer: int):

@@ -79,9 +79,7 @@ def draw_words(run) -> None:
     st.caption("Units most correlated with that feature (correlation in brackets): "
                + ", ".join(f"{u} ({r:+.2f})" for u, r in top_units))
     unit = st.number_input("Unit", 0, acts[what].shape[1] - 1, top_units[0][0], key=f"words_unit_{what}")
-    values = acts[what][:, unit]
-    if what in ("input", "forget", "output", "reset", "update"):  # sigmoid gates live in [0, 1]
-        values = 2 * values - 1
+    values = textviz.signed(what, acts[what][:, unit])  # each gate's own range onto [-1, 1]
     st.markdown(textviz.colored_words_html(tokens, values), unsafe_allow_html=True)
     st.caption("Each word is coloured by the chosen unit's value after reading it: red high, blue low.")
 

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
-from rnnviz.cells import gru_step, lstm_step, rnn_step, run_layer
+from rnnviz.cells import layer_params, project, run_layer
+from rnnviz.cellspec import CellSpec, spec
 
 JACOBIAN_BYTES = 32 * 2**20  # Jacobians held at once (float32); longer probes are done in time chunks
 STABLE, SADDLE, UNSTABLE = "stable", "saddle", "unstable"
@@ -22,35 +23,14 @@ STABLE, SADDLE, UNSTABLE = "stable", "saddle", "unstable"
 # ---------------------------------------------------------------- one step of a layer, and of the stack
 
 
-def layer_params(rnn: torch.nn.Module, k: int, dtype=torch.float32) -> tuple[torch.Tensor, ...]:
-    """(W_ih, W_hh, b_ih, b_hh) of layer k, detached: we differentiate states, never weights."""
-    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    return tuple(getattr(rnn, f"{n}_l{k}").detach().to(dtype) for n in names)
+def layer_step(cell: CellSpec, params, xp: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """One step of a layer on rows of flat state s (N, S); S = H, or 2H for an LSTM's (h, c)."""
+    b_hh = params[3] if cell.bias_apart else None  # project() folded it into xp otherwise
+    state, _ = cell.step(xp, s.chunk(cell.state_parts, dim=-1), params[1], b_hh)
+    return torch.cat(state, dim=-1)
 
 
-def project_input(cell: str, params, u: torch.Tensor) -> torch.Tensor:
-    """u (..., F) -> xp (..., G*H) = W_ih u + b_ih (+ b_hh except for the GRU, as run_layer folds it)."""
-    w_ih, _, b_ih, b_hh = params
-    return u @ w_ih.T + (b_ih if cell == "gru" else b_ih + b_hh)
-
-
-def layer_step(cell: str, params, xp: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """One step of a layer on rows of state s (N, S); S = H, or 2H for an LSTM's (h, c)."""
-    w_hh, b_hh = params[1], params[3]
-    if cell == "lstm":
-        h, c = s.chunk(2, dim=-1)  # (N, H) each
-        h, c, _ = lstm_step(xp, h, c, w_hh)
-        return torch.cat([h, c], dim=-1)  # (N, 2H)
-    if cell == "gru":
-        return gru_step(xp, s, w_hh, b_hh)[0]
-    return rnn_step(xp, s, w_hh, relu=cell == "rnn_relu")[0]
-
-
-def state_size(cell: str, hidden_size: int) -> int:
-    return 2 * hidden_size if cell == "lstm" else hidden_size
-
-
-def step_jacobian(cell: str, params, s: torch.Tensor, xp: torch.Tensor) -> torch.Tensor:
+def step_jacobian(cell: CellSpec, params, s: torch.Tensor, xp: torch.Tensor) -> torch.Tensor:
     """(N, S, S): ds'/ds of one layer step at each row of s (N, S) with inputs xp (N, G*H)."""
     one = lambda s1, xp1: layer_step(cell, params, xp1[None], s1[None])[0]  # noqa: E731  (S,) -> (S,)
     return vmap(jacrev(one))(s, xp)
@@ -73,13 +53,13 @@ class Jacobians:
 @torch.no_grad()
 def top_layer_path(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(xp (B, T, G*H), s (B, T, S)): the top layer's projected inputs and its states along x."""
-    rnn, cell = model.rnn, model.cell
+    rnn, cell = model.rnn, spec(model.cell)
     u = model.rnn_input(x).detach()  # (B, T, F)
     for k in range(rnn.num_layers - 1):  # the layers below only feed the top layer its input
         u = torch.stack(run_layer(cell, rnn, k, u)[0], dim=1)  # (B, T, H)
     hs, cs, _ = run_layer(cell, rnn, rnn.num_layers - 1, u)
-    s = torch.stack(hs, 1) if cell != "lstm" else torch.cat([torch.stack(hs, 1), torch.stack(cs, 1)], -1)
-    return project_input(cell, layer_params(rnn, rnn.num_layers - 1), u), s
+    s = torch.cat([torch.stack(hs, 1)] + ([torch.stack(cs, 1)] if cs else []), -1)  # (h, c) side by side
+    return project(cell, layer_params(rnn, rnn.num_layers - 1), u), s
 
 
 @torch.no_grad()
@@ -90,7 +70,7 @@ def step_jacobians(model, x: torch.Tensor, max_bytes: int = JACOBIAN_BYTES) -> J
     P = J_{T-1} ... J_{t+1} (float64, renormalised each step so 1.5^2000 neither overflows nor underflows).
     """
     start = time.perf_counter()
-    cell, params = model.cell, layer_params(model.rnn, model.rnn.num_layers - 1)
+    cell, params = spec(model.cell), layer_params(model.rnn, model.rnn.num_layers - 1)
     xp, s = top_layer_path(model, x)
     B, T, S = s.shape
     prev = torch.cat([s.new_zeros(B, 1, S), s[:, :-1]], dim=1)  # (B, T, S) s_{t-1}, zero before t = 0
@@ -109,7 +89,7 @@ def step_jacobians(model, x: torch.Tensor, max_bytes: int = JACOBIAN_BYTES) -> J
             log_scale += torch.log(norm)
             P = P / norm.clamp_min(1e-300)[:, None, None]
             log_prod[:, t - 1] = log_scale.numpy()
-    return Jacobians(sigma, radius, np.exp(log_prod), "(h, c)" if cell == "lstm" else "h",
+    return Jacobians(sigma, radius, np.exp(log_prod), "(h, c)" if cell.has_cell_state else "h",
                      time.perf_counter() - start)
 
 
@@ -168,10 +148,10 @@ class FixedPointSearch:
 
 def stack_map(model, x: torch.Tensor, dtype=torch.float64):
     """F(s) for rows of joint states s (N, S_all) under the constant rnn input x (F,): the whole stack, one step."""
-    rnn, cell, H = model.rnn, model.cell, model.rnn.hidden_size
+    rnn, cell, H = model.rnn, spec(model.cell), model.rnn.hidden_size
     params = [layer_params(rnn, k, dtype) for k in range(rnn.num_layers)]
-    S = state_size(cell, H)
-    xp0 = project_input(cell, params[0], x.to(dtype))  # (G*H,) the first layer's input never changes
+    S = cell.state_parts * H
+    xp0 = project(cell, params[0], x.to(dtype))  # (G*H,) the first layer's input never changes
 
     def F(s: torch.Tensor) -> torch.Tensor:
         out, xp = [], xp0.expand(s.shape[0], -1)
@@ -179,20 +159,16 @@ def stack_map(model, x: torch.Tensor, dtype=torch.float64):
             new = layer_step(cell, p, xp, s[:, k * S : (k + 1) * S])  # (N, S)
             out.append(new)
             if k + 1 < len(params):
-                xp = project_input(cell, params[k + 1], new[:, :H])  # the next layer reads this layer's h
+                xp = project(cell, params[k + 1], new[:, :H])  # the next layer reads this layer's h
         return torch.cat(out, dim=-1)
 
     return F
 
 
-def joint_states(trace, cell: str) -> np.ndarray:
+def joint_states(trace) -> np.ndarray:
     """(B*T, S_all) joint states of every layer along a probe trace: per layer h_t, then c_t for an LSTM."""
-    parts = []
-    for k in range(trace.hidden.shape[0]):
-        parts.append(trace.hidden[k])
-        if cell == "lstm":
-            parts.append(trace.cell[k])
-    s = np.concatenate(parts, axis=-1)  # (B, T, S_all)
+    parts = [trace.hidden] if trace.cell_state is None else [trace.hidden, trace.cell_state]
+    s = np.concatenate([p[k] for k in range(trace.hidden.shape[0]) for p in parts], axis=-1)  # (B, T, S_all)
     return s.reshape(-1, s.shape[-1]).astype(np.float64)
 
 
@@ -274,7 +250,7 @@ def _dedup(s: torch.Tensor, q: torch.Tensor, tol: float) -> tuple[torch.Tensor, 
 
 def _classify(model, F, s, q, search, n_starts, seconds) -> FixedPoints:
     H, K = model.rnn.hidden_size, len(s)
-    S_top = state_size(model.cell, H)
+    S_top = spec(model.cell).state_parts * H
     kinds, top = [], np.zeros(K)
     if K:
         J = vmap(jacrev(lambda v: F(v[None])[0]))(s)  # (K, S, S)
@@ -326,5 +302,5 @@ def run_fixed_points(run, step: int, value: float, search: FixedPointSearch | No
         model, trace = model_at(run, step), dict(run.probes).get(step)
         if model is None or trace is None:
             return None
-        return find_fixed_points(model, constant_input(model, value), joint_states(trace, model.cell), search)
+        return find_fixed_points(model, constant_input(model, value), joint_states(trace), search)
     return _cached(run, ("fixed_points", step, float(value), search), compute)

@@ -9,10 +9,7 @@ from __future__ import annotations
 from rnnviz.cellspec import spec
 from rnnviz.datasets import DatasetError, Shape, dataset_shape
 
-# floats autograd keeps per sample, step, layer and unit in the fused torch.nn module's forward (measured with
-# saved_tensors_hooks on torch 2.13 CPU), and the backward pass's working share on top
-SAVED_FLOATS = {"lstm": 16.5, "gru": 8.1, "rnn_tanh": 2.1, "rnn_relu": 2.1}
-BACKWARD = 1.1
+BACKWARD = 1.1  # the backward pass's working share on top of what the forward saves (CellSpec.saved_floats)
 PREDICT_BYTES = 32 * 2**20  # activations of one batch when the whole validation set is scored (metrics.predict)
 
 
@@ -28,7 +25,7 @@ def parameters(config, shape: Shape) -> int:
 def step_bytes(config, shape: Shape, batch: int | None = None) -> int:
     """One training step's activations, kept for backward and the gradients flowing through them."""
     B = min(batch or config.batch_size, max(1, shape.n_train))
-    per_step = config.num_layers * config.hidden_size * SAVED_FLOATS[config.cell] * 4 * BACKWARD
+    per_step = config.num_layers * config.hidden_size * spec(config.cell).saved_floats * 4 * BACKWARD
     if shape.task == "next_token":  # embedding out and its gradient; logits, log-softmax and their gradients
         per_step += config.embedding_size * 4 * 3 + shape.output_size * 4 * 4 + 16
     else:
@@ -57,8 +54,7 @@ def probe_bytes(config, shape: Shape) -> tuple[int, int]:
     from rnnviz.train import PROBE_BYTES_PER_RUN, probe_samples  # late import: train imports config
 
     n = min(probe_samples(config), max(1, shape.n_val))
-    cell = spec(config.cell)
-    arrays = (1 + cell.has_cell_state + len(cell.gates)) * config.num_layers * config.hidden_size
+    arrays = spec(config.cell).probe_arrays * config.num_layers * config.hidden_size
     outputs = shape.output_size * (shape.T if shape.task == "next_token" else 1)
     each = n * (shape.T * arrays + outputs) * 4
     count = config.steps // config.probe_every + 2

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnviz.cells import GATE_NAMES, run_layer
+from rnnviz.cells import run_layer
+from rnnviz.cellspec import spec
 from rnnviz.model import SequenceModel, task_loss
 
 
 @dataclass
 class Trace:
     hidden: np.ndarray  # (L, B, T, H) h_t of every layer
-    cell: np.ndarray | None  # (L, B, T, H) LSTM c_t, else None
+    cell_state: np.ndarray | None  # (L, B, T, H) LSTM c_t, else None
     gates: dict[str, np.ndarray]  # name -> (L, B, T, H)
     grad_norms: np.ndarray  # (L, B, T) ||dL/dh_t||, L = each sample's loss at the last step
     input_saliency: np.ndarray  # (B, T) ||dL/dx_t|| (x_t as fed to the rnn)
@@ -26,13 +27,14 @@ class Trace:
         """A copy with the big arrays in `dtype` (float16 to store many probes)."""
         cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
         return Trace(
-            cast(self.hidden), cast(self.cell), {k: cast(v) for k, v in self.gates.items()},
+            cast(self.hidden), cast(self.cell_state), {k: cast(v) for k, v in self.gates.items()},
             self.grad_norms, self.input_saliency, self.outputs, self.loss, self.spectral_radius,
         )
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.hidden, self.cell, self.grad_norms, self.input_saliency, self.outputs, *self.gates.values()]
+        arrays = [self.hidden, self.cell_state, self.grad_norms, self.input_saliency, self.outputs,
+                  *self.gates.values()]
         return sum(a.nbytes for a in arrays if a is not None)
 
 
@@ -42,7 +44,7 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
     Gradients are taken with autograd.grad on the states only, so the model's
     parameters neither change nor collect .grad.
     """
-    cell, rnn = model.cell, model.rnn
+    cell, rnn = spec(model.cell), model.rnn
     with torch.enable_grad():
         inp = model.rnn_input(x).detach().requires_grad_(True)  # (B, T, F)
         layer_in, hs_all, cs_all, gates_all = inp, [], [], []
@@ -61,8 +63,8 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
     gnorm = torch.stack(grads[:-1]).norm(dim=-1).reshape(L, T, -1).permute(0, 2, 1).contiguous()  # (L, B, T)
     return Trace(
         hidden=_stack(hs_all),
-        cell=_stack(cs_all) if cell == "lstm" else None,
-        gates={name: _stack([[g[name] for g in gs] for gs in gates_all]) for name in GATE_NAMES[cell]},
+        cell_state=_stack(cs_all) if cell.has_cell_state else None,
+        gates={name: _stack([[g[j] for g in gs] for gs in gates_all]) for j, name in enumerate(cell.gate_names)},
         grad_norms=gnorm.numpy(),
         input_saliency=grads[-1].norm(dim=-1).detach().numpy(),
         outputs=out.detach().numpy(),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnnviz.cells import GATE_NAMES
+from rnnviz.cellspec import spec
 from rnnviz.config import ConfigError, RunConfig
 from rnnviz.datasets import DatasetError, load_dataset
 from rnnviz.record import Trace
@@ -35,7 +35,8 @@ MANIFEST, CONFIG, HISTORY, HISTORY_NPZ, PROBES, WEIGHTS, OPTIMIZER = (
 HISTORY_CSV_ROWS = 20_000  # history.csv, for people, only up to this many steps: history.npz is what is read back
 STORED = (PROBES, WEIGHTS, OPTIMIZER)  # float arrays deflate by about a tenth, and inflating them cost most of an open
 UPLOAD_DIR = "upload/"  # the uploaded file a run trained on, if any, so the run opens on another server
-TRACE_FIELDS = ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius")
+TRACE_FIELDS = ("hidden", "cell_state", "grad_norms", "input_saliency", "outputs", "spectral_radius")
+OLD_NAMES = {"cell": "cell_state", "gate.cell": "gate.candidate"}  # what run files written before the rename hold
 HISTORY_BASE = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", "seconds")
 HISTORY_DTYPES = {"step": np.int64, "clipped": np.bool_, "diverged": np.bool_}  # every other column is float64
 
@@ -333,7 +334,7 @@ def _history_csv(blob: bytes, expected: list[str], max_rows: int) -> dict[str, n
 
 
 def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
-    arrays = _npz_arrays(blob, PROBES)
+    arrays = {OLD_NAMES.get(k, k): v for k, v in _npz_arrays(blob, PROBES).items()}
     steps, loss = arrays.get("steps"), arrays.get("loss")
     if steps is None or loss is None or steps.ndim != 1 or loss.shape != steps.shape:
         raise RunFileError(f"{PROBES} lacks the probe steps and losses")
@@ -345,7 +346,8 @@ def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
     # round differently on a view at an odd offset, and the views must draw exactly what they drew before
     get = lambda name, i: arrays[name][i].copy() if name in arrays else None  # noqa: E731
     return [(int(steps[i]), Trace(
-        hidden=get("hidden", i), cell=get("cell", i), gates={g: get(f"gate.{g}", i) for g in GATE_NAMES[config.cell]},
+        hidden=get("hidden", i), cell_state=get("cell_state", i),
+        gates={g: get(f"gate.{g}", i) for g in spec(config.cell).gate_names},
         grad_norms=get("grad_norms", i), input_saliency=get("input_saliency", i), outputs=get("outputs", i),
         loss=float(loss[i]), spectral_radius=get("spectral_radius", i),
     )) for i in range(P)]
@@ -356,9 +358,9 @@ def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int
     hidden = arrays.get("hidden")
     B = hidden.shape[2] if hidden is not None and hidden.ndim == 5 else -1
     want = {"hidden": (P, L, B, T, H), "grad_norms": (P, L, B, T), "input_saliency": (P, B, T)}
-    want |= {f"gate.{g}": (P, L, B, T, H) for g in GATE_NAMES[config.cell]}
-    if config.cell == "lstm":
-        want["cell"] = (P, L, B, T, H)
+    want |= {f"gate.{g}": (P, L, B, T, H) for g in spec(config.cell).gate_names}
+    if spec(config.cell).has_cell_state:
+        want["cell_state"] = (P, L, B, T, H)
     bad = [k for k, shape in want.items() if k not in arrays or arrays[k].shape != shape]
     bad += [k for k in ("outputs", "spectral_radius") if k in arrays and arrays[k].shape[:1] != (P,)]
     if "outputs" not in arrays:

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from rnnviz import jobs, server
+from rnnviz.cellspec import COMPARED
 from rnnviz.config import FIELDS, ConfigError, RunConfig
 from rnnviz.datasets import load_dataset
 from rnnviz.metrics import evaluate_metrics
@@ -37,7 +38,7 @@ class Grid:
     """What a sweep runs: every combination of cells, lengths, extra field values and seeds on `base`."""
 
     base: RunConfig
-    cells: tuple[str, ...] = ("rnn_tanh", "lstm", "gru")
+    cells: tuple[str, ...] = COMPARED
     seq_lens: tuple[int, ...] = (10, 20, 50)
     seeds: tuple[int, ...] = (0,)
     budget: int = 3000  # steps per run unless solved earlier
@@ -91,12 +92,12 @@ _MEMORY = RunConfig(dataset="memory", hidden_size=64, lr=3e-3, optimizer="adam",
 PRESETS = {
     "adding": Preset(
         "RNN vs LSTM vs GRU on adding, T = 10 … 200",
-        Grid(_ADDING, ("rnn_tanh", "lstm", "gru"), (10, 20, 50, 100, 200), (0, 1, 2), budget=3000),
+        Grid(_ADDING, COMPARED, (10, 20, 50, 100, 200), (0, 1, 2), budget=3000),
         "Hochreiter & Schmidhuber 1997: the tanh RNN stops solving as T grows; LSTM and GRU keep solving.",
     ),
     "memory": Preset(
         "memory task, T = 10 … 400",
-        Grid(_MEMORY, ("rnn_tanh", "lstm", "gru"), (10, 50, 100, 200, 400), (0, 1, 2), budget=2000),
+        Grid(_MEMORY, COMPARED, (10, 50, 100, 200, 400), (0, 1, 2), budget=2000),
         "Name the symbol shown first after up to 399 steps of distractors.",
     ),
 }

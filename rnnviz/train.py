@@ -180,9 +180,7 @@ class _Observer:
 
 def probe_samples(config: RunConfig) -> int:
     """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
-    cell = spec(config.cell)
-    arrays = 1 + cell.has_cell_state + len(cell.gates)  # hidden (+ cell) + gates, each (L, B, T, H)
-    per_sample = arrays * config.num_layers * config.seq_len * config.hidden_size * 4
+    per_sample = spec(config.cell).probe_arrays * config.num_layers * config.seq_len * config.hidden_size * 4
     return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
 
 

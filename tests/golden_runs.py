@@ -22,7 +22,7 @@ RUNS = (
     ("tanh_tokens", "next_token", RunConfig(cell="rnn_tanh", clip=None, optimizer="rmsprop", lr=0.01, **SMALL)),
     ("relu_clip", "regression", RunConfig(cell="rnn_relu", clip=0.2, optimizer="adam", lr=0.02, **SMALL)),
 )
-TRACE_ARRAYS = ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius")
+TRACE_ARRAYS = ("hidden", "cell_state", "grad_norms", "input_saliency", "outputs", "spectral_radius")
 
 
 def record(task: str, config: RunConfig) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from rnnviz.record import recurrent_radii
 def fake_trace(hidden, grad_norms=None, gates=None, radius=None) -> Trace:
     L, B, T, H = hidden.shape
     return Trace(
-        hidden=hidden, cell=None, gates=gates or {},
+        hidden=hidden, cell_state=None, gates=gates or {},
         grad_norms=grad_norms if grad_norms is not None else np.ones((L, B, T)),
         input_saliency=np.ones((B, T)), outputs=np.zeros((B, 1)), loss=0.0, spectral_radius=radius,
     )
@@ -112,9 +112,9 @@ def test_saturation_fractions_per_unit():
 
 
 def test_tanh_gate_uses_symmetric_thresholds():
-    s = A.gate_saturation("lstm", "cell", np.array([[-0.95, 0.0, 0.95, 0.5]]).T)  # one unit, four steps
+    s = A.gate_saturation("lstm", "candidate", np.array([[-0.95, 0.0, 0.95, 0.5]]).T)  # one unit, four steps
     assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.25])
-    assert s.low_label == "cell < -0.9" and s.high_label == "cell > 0.9"
+    assert s.low_label == "candidate < -0.9" and s.high_label == "candidate > 0.9"
     s = A.gate_saturation("gru", "update", np.array([[0.05, 0.95, 0.95, 0.5]]).T)
     assert s.low == pytest.approx([0.25]) and s.high == pytest.approx([0.5])
     assert s.low_label == "update < 0.1" and s.high_label == "update > 0.9"
@@ -145,8 +145,8 @@ def test_gate_values_are_the_state_for_vanilla_cells_and_the_gates_otherwise():
     rnn = fake_trace(hidden, gates={"preactivation": hidden})
     values = A.gate_values("rnn_tanh", rnn)
     assert list(values) == ["state"] and values["state"].shape == (2, 4, 3)
-    lstm = fake_trace(hidden, gates={g: hidden for g in ("input", "forget", "cell", "output")})
-    assert list(A.gate_values("lstm", lstm)) == ["input", "forget", "cell", "output"]
+    lstm = fake_trace(hidden, gates={g: hidden for g in ("input", "forget", "candidate", "output")})
+    assert list(A.gate_values("lstm", lstm)) == ["input", "forget", "candidate", "output"]
 
 
 # ---------------------------------------------------------------- spectrum
@@ -161,7 +161,7 @@ def test_probe_radii_split_lstm_gate_blocks_and_radius_history_names_them():
     radii = recurrent_radii(model.rnn)  # what every probe's Trace carries
     assert radii.shape == (2, 4) and radii[1] == pytest.approx(scales, rel=1e-5)
     df = A.radius_history([(7, fake_trace(np.zeros((2, 1, 3, 2)), radius=radii))])
-    assert df.loc[df["layer"] == 1, "gate"].tolist() == ["input", "forget", "cell", "output"]
+    assert df.loc[df["layer"] == 1, "gate"].tolist() == ["input", "forget", "candidate", "output"]
     assert df.loc[df["layer"] == 1, "radius"].tolist() == pytest.approx(scales, rel=1e-5)
 
 

@@ -75,6 +75,7 @@ def test_the_upload_store_refuses_files_over_5_mb_with_its_own_message():
     ({"probe_size": "-3"}, "probe_size=-3 is out of range"),
     ({"steps": "many"}, "steps='many' must be a whole number"),
     ({"dataset_params": "{oops"}, "not valid JSON"),
+    ({"dataset_params": "[" * 1000 + "]" * 1000}, "flat JSON object"),  # refused before it is decoded
     ({"dataset": "csv", "dataset_params": '{"upload": "0123456789abcdef"}'}, "no longer on this server"),
 ])
 def test_a_nonsense_link_shows_its_message_and_the_app_still_trains(query, message):

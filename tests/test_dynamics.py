@@ -9,10 +9,11 @@ import torch.nn as nn
 
 from rnnviz import RunConfig, replay, train_run
 from rnnviz import dynamics as D
+from rnnviz.cellspec import KINDS, spec
 from rnnviz.lessons import BY_KEY
 from tests.test_replay import single_layers
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CELLS = KINDS  # every row of the cell table
 
 
 def top_inputs(model, x):
@@ -83,7 +84,7 @@ def test_the_raw_jacobian_matches_autograd(tiny_model):
     xp, s = D.top_layer_path(model, data.x_val[:2])
     prev = torch.cat([torch.zeros(2, 1, s.shape[-1]), s[:, :-1]], 1)
     params = D.layer_params(model.rnn, 0)
-    J = D.step_jacobian("gru", params, prev.reshape(-1, s.shape[-1]), xp.reshape(-1, xp.shape[-1]))
+    J = D.step_jacobian(spec("gru"), params, prev.reshape(-1, s.shape[-1]), xp.reshape(-1, xp.shape[-1]))
     torch.testing.assert_close(J.view(2, -1, 6, 6)[1], oracle_jacobians(model, data.x_val[:2], 1), atol=1e-5, rtol=1e-4)
 
 

@@ -126,9 +126,9 @@ def test_state_and_gate_heatmaps_colour_scales():
     hm = fig.data[0]
     assert np.asarray(hm.z).shape == (2, 3)  # units on y, time on x
     assert hm.zmid == 0 and hm.zmin == -2 and hm.zmax == 2
-    gates = {"input": np.full((5, 3), 0.5), "cell": np.zeros((5, 3)), "forget": np.ones((5, 3))}
+    gates = {"input": np.full((5, 3), 0.5), "candidate": np.zeros((5, 3)), "forget": np.ones((5, 3))}
     fig = F.gate_heatmaps(gates)
-    assert [t.name for t in fig.data] == ["input", "cell", "forget"]
+    assert [t.name for t in fig.data] == ["input", "candidate", "forget"]
     axes = [t.coloraxis for t in fig.data]
     assert axes[0] == axes[2] != axes[1]
     assert (fig.layout[axes[0]].cmin, fig.layout[axes[0]].cmax) == (0, 1)
@@ -213,7 +213,7 @@ def test_spectral_radius_lines_and_unit_line():
 def test_huge_inputs_are_downsampled_to_the_budget():
     rng = np.random.default_rng(3)
     big = rng.uniform(size=(2000, 512)).astype(np.float32)  # (T, H)
-    gates = {name: big for name in ("input", "forget", "cell", "output")}
+    gates = {name: big for name in ("input", "forget", "candidate", "output")}
     figs = {
         "loss_curves": F.loss_curves(history(200_000, n_params=0), {"mse": 0.1}),
         "predictions": F.predictions(rng.normal(size=(100_000, 1)), rng.normal(size=(100_000, 1))),

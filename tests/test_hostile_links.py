@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from rnnviz import ConfigError, DatasetError, RunConfig
 from rnnviz.config import FIELDS, SETTINGS, parse_query
 from rnnviz.datasets import resolve_params
-from tests.pagetools import open_page, state, texts
 
 HOSTILE_LINKS = [  # (query, text the message must contain)
     ({"dataset_params": '{"frequency": 100000000000000000000}'}, "too large"),
@@ -84,18 +83,6 @@ def test_frozen_configs_dataset_params_are_read_only_and_still_round_trip():
     for other in (pickle.loads(pickle.dumps(c)), copy.deepcopy(c), copy.copy(c), c.replace(), c.replace(seed=0)):
         assert other == c and other.key() == c.key() and hash(other) == hash(c)
     assert c.replace(dataset_params={"n_train": 200}).dataset_params["n_train"] == 200
-
-
-@pytest.mark.parametrize("query", [
-    {"dataset_params": '{"frequency": 100000000000000000000}'},
-    {"dataset_params": "[" * 1000 + "]" * 1000},
-    {"dataset_params": '{"frequency": 1e300}'},
-])
-def test_a_hostile_link_leaves_the_page_working(query):
-    at = open_page("pages/1_Train.py", **query)
-    assert not at.exception, at.exception
-    assert "dataset_params" in texts(at, "error") or "frequency" in texts(at, "error")
-    assert state(at).config == RunConfig()
 
 
 # link values: anything, numbers in every notation, and JSON-ish text for dataset_params

@@ -11,8 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, SequenceModel
+from rnnviz.cellspec import KINDS
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CELLS = KINDS  # every row of the cell table
 
 
 def radius(block: torch.Tensor) -> float:

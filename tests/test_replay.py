@@ -9,9 +9,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import replay
+from rnnviz.cellspec import KINDS
 from rnnviz.record import recurrent_radii
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+CELLS = KINDS  # every row of the cell table
 TASKS = ("regression", "classification", "next_token")
 LAYERS = (1, 2, 3)
 
@@ -107,9 +108,9 @@ def test_states_equal_fused_module_at_every_layer_and_step(tiny_model, cell, lay
     assert trace.hidden.shape == (layers, 5, 7, 6)
     np.testing.assert_allclose(trace.hidden, torch.stack(hidden).numpy(), rtol=0, atol=1e-5)
     if cell == "lstm":
-        np.testing.assert_allclose(trace.cell, torch.stack(cells).numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(trace.cell_state, torch.stack(cells).numpy(), rtol=0, atol=1e-5)
     else:
-        assert trace.cell is None
+        assert trace.cell_state is None
     out, loss = model(x, y)
     np.testing.assert_allclose(trace.outputs, out.detach().numpy(), rtol=0, atol=1e-5)
     assert trace.loss == pytest.approx(loss.item(), rel=1e-5)
@@ -136,11 +137,11 @@ def test_gates_are_the_torch_equations_on_the_fused_states(tiny_model, cell):
             pre = xi + hh
             i, f, o = pre[..., :H].sigmoid(), pre[..., H : 2 * H].sigmoid(), pre[..., 3 * H :].sigmoid()
             g = pre[..., 2 * H : 3 * H].tanh()
-            for name, want in zip(("input", "forget", "cell", "output"), (i, f, g, o), strict=True):
+            for name, want in zip(("input", "forget", "candidate", "output"), (i, f, g, o), strict=True):
                 close(gate(name), want)
-            c = torch.from_numpy(tr.cell[k])
+            c = torch.from_numpy(tr.cell_state[k])
             c_prev = torch.cat([torch.zeros(5, 1, H), c[:, :-1]], dim=1)
-            close(c, gate("forget") * c_prev + gate("input") * gate("cell"))  # c_t = f c_{t-1} + i g
+            close(c, gate("forget") * c_prev + gate("input") * gate("candidate"))  # c_t = f c_{t-1} + i g
             close(h, gate("output") * c.tanh())  # h_t = o tanh(c_t)
         elif cell == "gru":
             r = (xi[..., :H] + hh[..., :H]).sigmoid()
@@ -217,7 +218,7 @@ def test_trace_shapes_names_and_spectral_radius(tiny_model, cell):
     model, data = tiny_model(cell, "classification", 2)
     tr = replay(model, data.x_val[:3], data.y_val[:3])
     names = {"rnn_tanh": {"preactivation"}, "rnn_relu": {"preactivation"},
-             "lstm": {"input", "forget", "cell", "output"}, "gru": {"reset", "update", "new"}}[cell]
+             "lstm": {"input", "forget", "candidate", "output"}, "gru": {"reset", "update", "new"}}[cell]
     assert set(tr.gates) == names
     assert all(g.shape == (2, 3, 7, 6) and g.dtype == np.float32 for g in tr.gates.values())
     assert tr.input_saliency.shape == (3, 7) and tr.outputs.shape == (3, 3)

@@ -76,7 +76,7 @@ def assert_runs_equal(a: Run, b: Run) -> None:
     pd.testing.assert_frame_equal(a.history, b.history)
     assert [s for s, _ in a.probes] == [s for s, _ in b.probes]
     for (_, ta), (_, tb) in zip(a.probes, b.probes, strict=True):
-        for name in ("hidden", "cell", "grad_norms", "input_saliency", "outputs", "spectral_radius"):
+        for name in ("hidden", "cell_state", "grad_norms", "input_saliency", "outputs", "spectral_radius"):
             x, y = getattr(ta, name), getattr(tb, name)
             assert (x is None and y is None) or np.array_equal(x, y, equal_nan=True), name
         assert ta.gates.keys() == tb.gates.keys()
@@ -352,6 +352,16 @@ def test_probe_arrays_must_fit_the_config(run_bytes):
     np.savez(buf, **arrays)
     with pytest.raises(RunFileError, match="hidden"):
         load_run(edited(run_bytes, probes_npz=buf.getvalue()))
+
+
+def test_files_saved_before_the_rename_still_open(run_bytes, lstm_run):
+    """Run files written when c_t was stored as "cell" and the LSTM candidate as gate "cell" open unchanged."""
+    with zipfile.ZipFile(io.BytesIO(read_entries(run_bytes)[PROBES])) as zf:
+        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n))) for n in zf.namelist()}
+    arrays["cell"], arrays["gate.cell"] = arrays.pop("cell_state"), arrays.pop("gate.candidate")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    assert_runs_equal(load_run(edited(run_bytes, probes_npz=buf.getvalue())), lstm_run)
 
 
 def test_an_npy_header_claiming_a_huge_array_is_refused_before_allocating(run_bytes):

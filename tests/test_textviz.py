@@ -38,7 +38,7 @@ def test_activations_have_one_row_per_character_and_match_the_fused_model():
     model, vocab = model_and_vocab()
     text = "def f(x):\n    return 'x'"
     acts = activations(model, text, vocab)
-    assert set(acts) == {"hidden", "input", "forget", "cell", "output"}
+    assert set(acts) == {"hidden", "input", "forget", "candidate", "output"}
     assert acts["hidden"].shape == (len(encode(text, vocab)), 12)
     with torch.no_grad():
         states, _ = model.rnn(model.rnn_input(encode(text, vocab)[None]))
@@ -72,5 +72,5 @@ def test_passage_is_the_validation_text_and_gates_colour_on_their_own_range():
     assert passage(data, 50) == whole[:50] and passage(data, 10**6) == whole
     assert is_char_model(data) and not is_char_model(load_dataset(RunConfig(dataset="adding", seq_len=20)))
     assert signed("forget", np.array([0.0, 0.5, 1.0])).tolist() == [-1.0, 0.0, 1.0]  # sigmoid [0, 1] stretched
-    assert signed("cell", np.array([-0.5, 0.5])).tolist() == [-0.5, 0.5]  # the tanh candidate is already signed
+    assert signed("candidate", np.array([-0.5, 0.5])).tolist() == [-0.5, 0.5]  # the tanh candidate is already signed
     assert signed("hidden", np.array([0.25])).tolist() == [0.25]
