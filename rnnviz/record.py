@@ -12,6 +12,16 @@ from rnnviz.cellspec import spec
 from rnnviz.model import SequenceModel, task_loss
 
 
+class Gates(dict):
+    """Gate name -> (L, B, T, H) array. "cell", the LSTM candidate's name in DESIGN.md's contract (before c_t
+    became `cell_state` and g "candidate"), still finds the candidate: the contract is extended, not broken."""
+
+    def __missing__(self, name: str) -> np.ndarray:
+        if name == "cell" and "candidate" in self:
+            return self["candidate"]
+        raise KeyError(name)
+
+
 @dataclass
 class Trace:
     hidden: np.ndarray  # (L, B, T, H) h_t of every layer
@@ -22,6 +32,14 @@ class Trace:
     outputs: np.ndarray  # model outputs for the probe batch
     loss: float  # the model's (mean) loss on the probe batch
     spectral_radius: np.ndarray | None = None  # (L, G) radius of each gate's H x H block of W_hh
+
+    def __post_init__(self) -> None:
+        self.gates = Gates(self.gates)
+
+    @property
+    def cell(self) -> np.ndarray | None:
+        """DESIGN.md's contract name for `cell_state` (the LSTM's c_t): kept for code written against it."""
+        return self.cell_state
 
     def astype(self, dtype) -> Trace:
         """A copy with the big arrays in `dtype` (float16 to store many probes)."""

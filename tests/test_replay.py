@@ -230,3 +230,21 @@ def test_trace_shapes_names_and_spectral_radius(tiny_model, cell):
     np.testing.assert_allclose(recurrent_radii(model.rnn), want, rtol=1e-4)
     small = tr.astype(np.float16)
     assert small.hidden.dtype == np.float16 and small.nbytes < tr.nbytes
+
+
+def test_the_design_contract_names_still_work_beside_the_new_ones(tiny_model):
+    """DESIGN.md names the LSTM's c_t `Trace.cell` and its candidate gate "cell": both still answer."""
+    model, data = tiny_model("lstm", "regression")
+    trace = replay(model, data.x_val[:4], data.y_val[:4])
+    assert trace.cell is trace.cell_state and trace.cell_state is not None
+    assert trace.gates["cell"] is trace.gates["candidate"] and "cell" not in trace.gates  # an alias, not a key
+    assert list(trace.gates) == ["input", "forget", "candidate", "output"]
+    half = trace.astype(np.float16)
+    assert half.gates["cell"].dtype == np.float16 and half.cell is half.cell_state
+    with pytest.raises(KeyError):
+        replay(*_gru(tiny_model)).gates["cell"]  # only the LSTM has a candidate
+
+
+def _gru(tiny_model):
+    model, data = tiny_model("gru", "regression")
+    return model, data.x_val[:4], data.y_val[:4]
