@@ -9,13 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 
 import torch
 
 from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.session import Trainer
-from rnnviz.train import Run, _thinned, build_model
+from rnnviz.sweep import ray_address
+from rnnviz.train import Run, _thinned, build_model, make_optimizer
 
 
 class TrainerActor:
@@ -28,6 +30,9 @@ class TrainerActor:
     def advance(self, budget_s: float, max_steps: int | None, rows_seen: int, last_probe: int) -> dict:
         n = self.trainer.advance(budget_s, max_steps)
         return self.since(rows_seen, last_probe) | {"n": n}
+
+    def optimizer_state(self) -> dict:
+        return self.trainer.run.optimizer.state_dict()
 
     def since(self, rows_seen: int, last_probe: int) -> dict:
         run = self.trainer.run
@@ -53,14 +58,85 @@ def _actor_class():
     return _ACTOR
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to the cluster at `address` (or RNNVIZ_RAY_ADDRESS) unless Ray is already initialised."""
-    import ray
+CONNECT_SECONDS = 15.0  # ray.init can block for minutes on an address nobody answers at
+RETRY_SECONDS = 60.0  # after a failed connection, sessions train in-process without retrying for this long
+FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
 
-    from rnnviz.sweep import ray_address
+_connect_lock = threading.Lock()
+_attempt: _Connect | None = None  # the latest connection attempt, shared by all sessions of this server
 
-    if not ray.is_initialized():
-        ray.init(address=address or ray_address())
+
+class _Connect:
+    """One ray.init in a thread of its own, so a session waits for it at most CONNECT_SECONDS."""
+
+    def __init__(self, address: str | None):
+        self.address, self.error, self.started = address, None, time.monotonic()
+        self.thread = threading.Thread(target=self._run, name="rnnviz-ray-connect", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import ray
+
+        try:
+            ray.init(address=self.address)
+        except Exception as err:  # any failure to connect means: train in-process and say why
+            self.error = f"{type(err).__name__}: {err}".splitlines()[0]
+
+    def spent(self) -> bool:
+        """Over, and worth trying again: it succeeded (Ray was shut down since) or failed RETRY_SECONDS ago."""
+        if self.thread.is_alive():
+            return False
+        return self.error is None or time.monotonic() - self.started > RETRY_SECONDS
+
+
+def ensure_ray(address: str | None = None, timeout: float = CONNECT_SECONDS) -> str | None:
+    """Connect to the cluster at `address` (or RNNVIZ_RAY_ADDRESS) unless Ray is already initialised.
+
+    Returns None once connected, else why not (one line). A failed attempt is not repeated for RETRY_SECONDS.
+    """
+    global _attempt
+    try:
+        import ray
+    except ImportError:
+        return "ray is not installed (pip install -r requirements-ray.txt)"
+    with _connect_lock:
+        if ray.is_initialized():
+            return None
+        if _attempt is None or _attempt.spent():
+            _attempt = _Connect(address or ray_address())
+        attempt = _attempt
+    attempt.thread.join(timeout)
+    if ray.is_initialized():
+        return None
+    if attempt.thread.is_alive():
+        return f"the cluster did not answer within {timeout:g} s"
+    return f"the cluster could not be reached ({attempt.error})"
+
+
+def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | RayTrainer:
+    """A live session's trainer: in a Ray actor when `address` (default RNNVIZ_RAY_ADDRESS; "" = none) is set
+    and the cluster answers, else in-process.
+
+    When Ray is configured but unusable, the in-process Trainer carries `notice` (one line) for the page.
+    """
+    address = ray_address() if address is None else address
+    data = load_dataset(config)  # DatasetError/ConfigError propagate: they are the settings' fault, not Ray's
+    if not address:
+        return Trainer(config, data=data)
+    why = ensure_ray(address)
+    if why is None:
+        try:
+            return RayTrainer(config, data=data)
+        except Exception as err:  # e.g. the nodes cannot import rnnviz, or the actor died
+            why = f"its actor failed ({type(err).__name__}: {err})".splitlines()[0]
+    trainer = Trainer(config, data=data)
+    trainer.notice = FALLBACK.format(address=address, why=why)
+    return trainer
+
+
+def fallback_notice(trainers) -> str | None:
+    """What the page should say about where its runs train: the first trainer's fallback notice, if any."""
+    return next((t.notice for t in trainers if getattr(t, "notice", None)), None)
 
 
 class RayTrainer:
@@ -79,7 +155,9 @@ class RayTrainer:
             return
         data = data if data is not None else load_dataset(config)  # here too: the pages look at the data
         self.run = Run(config, build_model(config, data), data)
-        ensure_ray()
+        why = ensure_ray()
+        if why is not None:
+            raise ConnectionError(why)
         self._actor = _actor_class().remote(config)
         self._pull(self._call("since", 0, -1))  # step 0, which the actor's Trainer has already taken
         self._recent.clear()
@@ -122,6 +200,17 @@ class RayTrainer:
 
     def step(self) -> int:
         return self.advance(max_steps=1)
+
+    @contextmanager
+    def between_steps(self):
+        """Hold training still while the caller reads the mirror (e.g. saves the run, which then continues
+        exactly): the actor's optimizer state is copied to the mirror first."""
+        with self._busy:
+            if self._actor is not None:
+                if self.run.optimizer is None:
+                    self.run.optimizer = make_optimizer(self.config, self.run.model)
+                self.run.optimizer.load_state_dict(self._call("optimizer_state"))
+            yield
 
     def close(self) -> None:
         if self._actor is not None:
