@@ -1,7 +1,8 @@
 """RayTrainer: a live session's training in a Ray actor, behind the public API of rnnviz.session.Trainer.
 
-The web server keeps a local mirror `Run` (rows, probes, and a model whose weights follow the actor's), so pages
-draw as usual while the cluster trains. Needs ray (requirements-ray.txt) and an initialised Ray or an address.
+The web server keeps a local mirror `Run` that records the actor's training events as they come (and a model whose
+weights follow the actor's), so pages draw as usual while the cluster trains. Needs ray (requirements-ray.txt) and
+an initialised Ray or an address; `live_trainer` falls back to an in-process Trainer when Ray is unusable.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -17,32 +19,53 @@ from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.session import Trainer
 from rnnviz.sweep import ray_address
-from rnnviz.train import Run, _thinned, build_model, make_optimizer
+from rnnviz.train import Run, TrainEvent, build_model, make_optimizer, train_model
 
 
 class TrainerActor:
-    """Runs in the actor: an ordinary Trainer; each call returns what the mirror has not seen yet."""
+    """Runs in the actor: an ordinary Trainer whose events are also kept until the mirror has them."""
 
     def __init__(self, config: RunConfig):
         torch.set_num_threads(1)  # the actor holds one CPU of the cluster
-        self.trainer = Trainer(config)
+        data = load_dataset(config)
+        model = build_model(config, data)
+        run = Run(config, model, data, optimizer=make_optimizer(config, model))
+        self.unsent: list[TrainEvent] = []
+        self.trainer = Trainer(config, run=run, events=self._kept(train_model(config, data, model,
+                                                                              optimizer=run.optimizer)))
+        self.trainer.advance(max_steps=1)  # step 0, as a fresh Trainer takes it
 
-    def advance(self, budget_s: float, max_steps: int | None, rows_seen: int, last_probe: int) -> dict:
-        n = self.trainer.advance(budget_s, max_steps)
-        return self.since(rows_seen, last_probe) | {"n": n}
+    def _kept(self, events: Iterator[TrainEvent]) -> Iterator[TrainEvent]:
+        for event in events:
+            self.unsent.append(event)
+            yield event
+
+    def advance(self, budget_s: float, max_steps: int | None) -> dict:
+        self.trainer.advance(budget_s, max_steps)
+        return self.news()
+
+    def news(self) -> dict:
+        """The events the mirror has not seen, the weights each new probe saw, and the weights now.
+        (No copies: Ray serialises the answer before the next call can train.)"""
+        run, events, self.unsent = self.trainer.run, self.unsent, []
+        return {
+            "events": events,
+            "probe_weights": {e.step: _arrays(run.weights[e.step]) for e in events if e.step in run.weights},
+            "state": _arrays(run.model.state_dict()),
+            "steps_per_second": self.trainer.steps_per_second,
+        }
 
     def optimizer_state(self) -> dict:
         return self.trainer.run.optimizer.state_dict()
 
-    def since(self, rows_seen: int, last_probe: int) -> dict:
-        run = self.trainer.run
-        return {
-            "rows": [run.rows[i] for i in range(rows_seen, len(run.rows))],
-            "probes": [(s, t) for s, t in run.probes if s > last_probe],
-            "state": {k: v.clone() for k, v in run.model.state_dict().items()},
-            "diverged_at": run.diverged_at, "seconds": run.seconds,
-            "steps_per_second": self.trainer.steps_per_second,
-        }
+
+def _arrays(state: dict) -> dict:
+    """Weights as numpy arrays: Ray ships those several times faster than torch tensors."""
+    return {k: v.detach().numpy() for k, v in state.items()}
+
+
+def _load(model: torch.nn.Module, arrays: dict) -> None:
+    model.load_state_dict({k: torch.tensor(v) for k, v in arrays.items()})  # a copy: Ray's arrays are read-only
 
 
 _ACTOR = None
@@ -159,7 +182,7 @@ class RayTrainer:
         if why is not None:
             raise ConnectionError(why)
         self._actor = _actor_class().remote(config)
-        self._pull(self._call("since", 0, -1))  # step 0, which the actor's Trainer has already taken
+        self._pull(self._call("news"))  # step 0, which the actor's Trainer has already taken
         self._recent.clear()
 
     @property
@@ -173,8 +196,7 @@ class RayTrainer:
             return 0
         try:
             start = time.perf_counter()
-            last_probe = self.run.probes[-1][0] if self.run.probes else -1
-            n = self._pull(self._call("advance", budget_s, max_steps, len(self.run.rows), last_probe))
+            n = self._pull(self._call("advance", budget_s, max_steps))
             if n:
                 self._recent.append((time.perf_counter() - start, n))
             return n
@@ -186,17 +208,17 @@ class RayTrainer:
 
         return ray.get(getattr(self._actor, method).remote(*args))
 
-    def _pull(self, new: dict) -> int:
-        """Bring the mirror up to date: rows, probes, divergence, and the model's weights."""
+    def _pull(self, news: dict) -> int:
+        """Bring the mirror up to date: each event recorded as the actor's run recorded it (rows, probes and the
+        weights they saw, divergence, version), then the model's current weights. Returns how many steps."""
         run = self.run
-        run.restore_rows([*run.rows, *new["rows"]])
-        run.model.load_state_dict(new["state"])
-        for step, trace in new["probes"]:  # thinned like a local run's; weights as of the chunk's end
-            run.probes = _thinned([*run.probes, (step, trace)])
-            run._keep_weights(step)
-        run.diverged_at, run.seconds = new["diverged_at"], new["seconds"]
-        self._rate = new["steps_per_second"]
-        return new.get("n", 0)
+        for event in news["events"]:
+            if event.step in news["probe_weights"]:
+                _load(run.model, news["probe_weights"][event.step])  # record() keeps them with the probe
+            run.record(event)
+        _load(run.model, news["state"])
+        self._rate = news["steps_per_second"]
+        return len(news["events"])
 
     def step(self) -> int:
         return self.advance(max_steps=1)

@@ -64,6 +64,9 @@ def same_run(mine, theirs) -> None:
     assert [s for s, _ in mine.probes] == [s for s, _ in theirs.probes]
     for (name, a), (_, b) in zip(mine.model.state_dict().items(), theirs.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+    assert mine.weights.keys() == theirs.weights.keys()  # the weights each probe saw, for the dynamics views
+    assert all(torch.equal(mine.weights[s][k], w) for s in theirs.weights for k, w in theirs.weights[s].items())
+    assert mine.version == theirs.version  # as many redraws as an in-process run asks for
 
 
 def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local_ray, monkeypatch):
