@@ -86,16 +86,20 @@ RETRY_SECONDS = 60.0  # after a failed connection, sessions train in-process wit
 FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
 
 _connect_lock = threading.Lock()
+_PARKED = threading.Event()  # never set: the thread that started Ray waits on it for good
 _attempt: _Connect | None = None  # the latest connection attempt, shared by all sessions of this server
 
 
 class _Connect:
-    """One ray.init in a thread of its own, so a session waits for it at most CONNECT_SECONDS."""
+    """One ray.init in a thread of its own, so a session waits for it at most CONNECT_SECONDS.
+
+    After a successful init the thread stays, parked: the processes a local Ray (`local`) starts die with the
+    thread that started them (their parent-death signal is per thread)."""
 
     def __init__(self, address: str | None):
         self.address, self.error, self.started = address, None, time.monotonic()
-        self.thread = threading.Thread(target=self._run, name="rnnviz-ray-connect", daemon=True)
-        self.thread.start()
+        self.over = threading.Event()  # init returned or failed
+        threading.Thread(target=self._run, name="rnnviz-ray", daemon=True).start()
 
     def _run(self) -> None:
         import ray
@@ -104,12 +108,13 @@ class _Connect:
             ray.init(address=self.address)
         except Exception as err:  # any failure to connect means: train in-process and say why
             self.error = f"{type(err).__name__}: {err}".splitlines()[0]
+        self.over.set()
+        if self.error is None:
+            _PARKED.wait()
 
     def spent(self) -> bool:
         """Over, and worth trying again: it succeeded (Ray was shut down since) or failed RETRY_SECONDS ago."""
-        if self.thread.is_alive():
-            return False
-        return self.error is None or time.monotonic() - self.started > RETRY_SECONDS
+        return self.over.is_set() and (self.error is None or time.monotonic() - self.started > RETRY_SECONDS)
 
 
 def ensure_ray(address: str | None = None, timeout: float = CONNECT_SECONDS) -> str | None:
@@ -128,10 +133,10 @@ def ensure_ray(address: str | None = None, timeout: float = CONNECT_SECONDS) -> 
         if _attempt is None or _attempt.spent():
             _attempt = _Connect(address or ray_address())
         attempt = _attempt
-    attempt.thread.join(timeout)
+    attempt.over.wait(timeout)
     if ray.is_initialized():
         return None
-    if attempt.thread.is_alive():
+    if not attempt.over.is_set():
         return f"the cluster did not answer within {timeout:g} s"
     return f"the cluster could not be reached ({attempt.error})"
 

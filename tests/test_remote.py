@@ -119,7 +119,7 @@ def test_an_unreachable_cluster_is_waited_for_once_then_not_retried_for_a_while(
     assert remote.ensure_ray("10.0.0.9:6379", timeout=0.2).startswith("the cluster did not answer")
     assert time.monotonic() - start < 2 and calls == ["10.0.0.9:6379"]  # one attempt, still under way
     answer.set()
-    remote._attempt.thread.join(5)
+    remote._attempt.over.wait(5)
     why = "the cluster could not be reached (ConnectionError: no GCS at 10.0.0.9:6379)"
     assert remote.ensure_ray("10.0.0.9:6379") == why and len(calls) == 1  # not retried within RETRY_SECONDS
     trainer = remote.live_trainer(CONFIG, "10.0.0.9:6379")
