@@ -1,21 +1,24 @@
 """Steps per second of one live session: in-process Trainer vs RayTrainer (training in a local Ray actor).
 
-PYTHONPATH=. python bench/bench_ray.py [--quick]
-Rounds interleave a bare PyTorch loop (the baseline), the Trainer and the RayTrainer; prints medians of ratios.
+PYTHONPATH=. python -m bench.bench_ray [--quick]
+Each session plays in a Worker as in the app (one step per call, the web server's view: the actor's steps plus
+shipping rows, probes and weights back), and also advances in 0.25 s chunks (one round trip per chunk).
+Rounds interleave a bare PyTorch loop (the baseline) with the four; prints medians of ratios.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 
 import ray
 import torch
 
+from bench import medians, quick_mode
 from rnnviz import RunConfig, load_dataset
+from rnnviz.jobs import Slots
 from rnnviz.remote import RayTrainer
 from rnnviz.session import Trainer
+from rnnviz.worker import Worker
 
 CONFIG = RunConfig(cell="lstm", hidden_size=32, seq_len=50, dataset="sine", steps=100_000)
 
@@ -37,8 +40,22 @@ def bare(steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def session(kind, steps: int, chunk_s: float = 0.25) -> float:
-    """Steps/s as the page sees it: advance() in chunks of chunk_s until `steps` steps are done."""
+def played(kind, steps: int) -> float:
+    """Steps/s of a session playing in a Worker (the app's way) until `steps` steps are done."""
+    worker = Worker([kind(CONFIG)], on_finish=lambda t: None, slots=Slots(1))
+    run = worker.trainers[0].run
+    start = time.perf_counter()
+    worker.play()
+    while run.step < steps:
+        time.sleep(0.01)
+    worker.pause()
+    rate = run.step / (time.perf_counter() - start)
+    worker.close()
+    return rate
+
+
+def chunked(kind, steps: int, chunk_s: float = 0.25) -> float:
+    """Steps/s when advance() trains chunks of chunk_s until `steps` steps are done."""
     trainer = kind(CONFIG)
     start, done = time.perf_counter(), 0
     while done < steps:
@@ -49,19 +66,19 @@ def session(kind, steps: int, chunk_s: float = 0.25) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    rounds, steps = (3, 100) if args.quick else (7, 400)
+    rounds, steps = (3, 100) if quick_mode() else (7, 400)
     ray.init(num_cpus=2, include_dashboard=False)
     rows = []
     for r in range(rounds):
-        base, local, actor = bare(steps), session(Trainer, steps), session(RayTrainer, steps)
-        rows.append((local / base, actor / base, actor / local))
-        print(f"round {r}: bare {base:.0f}/s, Trainer {local:.0f}/s, RayTrainer {actor:.0f}/s", flush=True)
-    med = [statistics.median(col) for col in zip(*rows, strict=True)]
-    print(f"median Trainer/bare {med[0]:.2f}, RayTrainer/bare {med[1]:.2f}, RayTrainer/Trainer {med[2]:.2f}")
+        base = bare(steps)
+        local, actor = played(Trainer, steps), played(RayTrainer, steps)
+        local_c, actor_c = chunked(Trainer, steps), chunked(RayTrainer, steps)
+        rows.append((local / base, actor / base, actor / local, actor_c / local_c))
+        print(f"round {r}: bare {base:.0f}/s; played in a Worker: Trainer {local:.0f}/s, RayTrainer {actor:.0f}/s; "
+              f"0.25 s chunks: Trainer {local_c:.0f}/s, RayTrainer {actor_c:.0f}/s", flush=True)
+    med = medians(rows)
+    print(f"median, played in a Worker: Trainer/bare {med[0]:.2f}, RayTrainer/bare {med[1]:.2f}, "
+          f"RayTrainer/Trainer {med[2]:.2f}; in 0.25 s chunks: RayTrainer/Trainer {med[3]:.2f}")
     ray.shutdown()
 
 

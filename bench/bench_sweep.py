@@ -1,20 +1,17 @@
 """Why a sweep runs on processes, not threads: wall time of the same runs sequentially, on 2 threads and on a
 warm pool of 2 processes (one torch thread each everywhere), plus what starting the pool costs.
 
-PYTHONPATH=. python bench/bench_sweep.py [--quick]
+PYTHONPATH=. python -m bench.bench_sweep [--quick]
 Rounds interleave the three; prints the median speed-up over sequential (the bare in-process baseline).
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
-import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-import torch
-
+from bench import medians, quick_mode
 from rnnviz import RunConfig
 from rnnviz.sweep import Grid, _init_worker, _pool_task, run_one
 
@@ -28,11 +25,7 @@ def timed(pool, configs, task) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    steps, rounds = (100, 3) if args.quick else (300, 5)
+    steps, rounds = (100, 3) if quick_mode() else (300, 5)
     # the check threshold is never met in this few steps: every run trains its whole budget
     configs = Grid(BASE, cells=("lstm", "gru"), seq_lens=(50,), seeds=(0, 1), budget=steps,
                    check_every=steps).configs()
@@ -48,7 +41,7 @@ def main() -> None:
                           timed(procs, configs, _pool_task))
         ratios.append((seq / thr, seq / proc))
         print(f"round {r}: sequential {seq:.1f}s, 2 threads {thr:.1f}s, 2 processes {proc:.1f}s", flush=True)
-    thr, proc = (statistics.median(c) for c in zip(*ratios, strict=True))
+    thr, proc = medians(ratios)
     print(f"median speed-up over sequential: 2 threads x{thr:.2f}, 2 processes x{proc:.2f}")
     procs.shutdown()
 

@@ -1,7 +1,8 @@
 """RayTrainer: a live session's training in a Ray actor, behind the public API of rnnviz.session.Trainer.
 
-The web server keeps a local mirror `Run` (rows, probes, and a model whose weights follow the actor's), so pages
-draw as usual while the cluster trains. Needs ray (requirements-ray.txt) and an initialised Ray or an address.
+The web server keeps a local mirror `Run` that records the actor's training events as they come (and a model whose
+weights follow the actor's), so pages draw as usual while the cluster trains. Needs ray (requirements-ray.txt) and
+an initialised Ray or an address; `live_trainer` falls back to an in-process Trainer when Ray is unusable.
 """
 
 from __future__ import annotations
@@ -9,35 +10,62 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
 from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.session import Trainer
-from rnnviz.train import Run, _thinned, build_model
+from rnnviz.sweep import ray_address
+from rnnviz.train import Run, TrainEvent, build_model, make_optimizer, train_model
 
 
 class TrainerActor:
-    """Runs in the actor: an ordinary Trainer; each call returns what the mirror has not seen yet."""
+    """Runs in the actor: an ordinary Trainer whose events are also kept until the mirror has them."""
 
     def __init__(self, config: RunConfig):
         torch.set_num_threads(1)  # the actor holds one CPU of the cluster
-        self.trainer = Trainer(config)
+        data = load_dataset(config)
+        model = build_model(config, data)
+        run = Run(config, model, data, optimizer=make_optimizer(config, model))
+        self.unsent: list[TrainEvent] = []
+        self.trainer = Trainer(config, run=run, events=self._kept(train_model(config, data, model,
+                                                                              optimizer=run.optimizer)))
+        self.trainer.advance(max_steps=1)  # step 0, as a fresh Trainer takes it
 
-    def advance(self, budget_s: float, max_steps: int | None, rows_seen: int, last_probe: int) -> dict:
-        n = self.trainer.advance(budget_s, max_steps)
-        return self.since(rows_seen, last_probe) | {"n": n}
+    def _kept(self, events: Iterator[TrainEvent]) -> Iterator[TrainEvent]:
+        for event in events:
+            self.unsent.append(event)
+            yield event
 
-    def since(self, rows_seen: int, last_probe: int) -> dict:
-        run = self.trainer.run
+    def advance(self, budget_s: float, max_steps: int | None) -> dict:
+        self.trainer.advance(budget_s, max_steps)
+        return self.news()
+
+    def news(self) -> dict:
+        """The events the mirror has not seen, the weights each new probe saw, and the weights now.
+        (No copies: Ray serialises the answer before the next call can train.)"""
+        run, events, self.unsent = self.trainer.run, self.unsent, []
         return {
-            "rows": [run.rows[i] for i in range(rows_seen, len(run.rows))],
-            "probes": [(s, t) for s, t in run.probes if s > last_probe],
-            "state": {k: v.clone() for k, v in run.model.state_dict().items()},
-            "diverged_at": run.diverged_at, "seconds": run.seconds,
+            "events": events,
+            "probe_weights": {e.step: _arrays(run.weights[e.step]) for e in events if e.step in run.weights},
+            "state": _arrays(run.model.state_dict()),
             "steps_per_second": self.trainer.steps_per_second,
         }
+
+    def optimizer_state(self) -> dict:
+        return self.trainer.run.optimizer.state_dict()
+
+
+def _arrays(state: dict) -> dict:
+    """Weights as numpy arrays: Ray ships those several times faster than torch tensors."""
+    return {k: v.detach().numpy() for k, v in state.items()}
+
+
+def _load(model: torch.nn.Module, arrays: dict) -> None:
+    model.load_state_dict({k: torch.tensor(v) for k, v in arrays.items()})  # a copy: Ray's arrays are read-only
 
 
 _ACTOR = None
@@ -53,14 +81,90 @@ def _actor_class():
     return _ACTOR
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to the cluster at `address` (or RNNVIZ_RAY_ADDRESS) unless Ray is already initialised."""
-    import ray
+CONNECT_SECONDS = 15.0  # ray.init can block for minutes on an address nobody answers at
+RETRY_SECONDS = 60.0  # after a failed connection, sessions train in-process without retrying for this long
+FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
 
-    from rnnviz.sweep import ray_address
+_connect_lock = threading.Lock()
+_PARKED = threading.Event()  # never set: the thread that started Ray waits on it for good
+_attempt: _Connect | None = None  # the latest connection attempt, shared by all sessions of this server
 
-    if not ray.is_initialized():
-        ray.init(address=address or ray_address())
+
+class _Connect:
+    """One ray.init in a thread of its own, so a session waits for it at most CONNECT_SECONDS.
+
+    After a successful init the thread stays, parked: the processes a local Ray (`local`) starts die with the
+    thread that started them (their parent-death signal is per thread)."""
+
+    def __init__(self, address: str | None):
+        self.address, self.error, self.started = address, None, time.monotonic()
+        self.over = threading.Event()  # init returned or failed
+        threading.Thread(target=self._run, name="rnnviz-ray", daemon=True).start()
+
+    def _run(self) -> None:
+        import ray
+
+        try:
+            ray.init(address=self.address)
+        except Exception as err:  # any failure to connect means: train in-process and say why
+            self.error = f"{type(err).__name__}: {err}".splitlines()[0]
+        self.over.set()
+        if self.error is None:
+            _PARKED.wait()
+
+    def spent(self) -> bool:
+        """Over, and worth trying again: it succeeded (Ray was shut down since) or failed RETRY_SECONDS ago."""
+        return self.over.is_set() and (self.error is None or time.monotonic() - self.started > RETRY_SECONDS)
+
+
+def ensure_ray(address: str | None = None, timeout: float = CONNECT_SECONDS) -> str | None:
+    """Connect to the cluster at `address` (or RNNVIZ_RAY_ADDRESS) unless Ray is already initialised.
+
+    Returns None once connected, else why not (one line). A failed attempt is not repeated for RETRY_SECONDS.
+    """
+    global _attempt
+    try:
+        import ray
+    except ImportError:
+        return "ray is not installed (pip install -r requirements-ray.txt)"
+    with _connect_lock:
+        if ray.is_initialized():
+            return None
+        if _attempt is None or _attempt.spent():
+            _attempt = _Connect(address or ray_address())
+        attempt = _attempt
+    attempt.over.wait(timeout)
+    if ray.is_initialized():
+        return None
+    if not attempt.over.is_set():
+        return f"the cluster did not answer within {timeout:g} s"
+    return f"the cluster could not be reached ({attempt.error})"
+
+
+def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | RayTrainer:
+    """A live session's trainer: in a Ray actor when `address` (default RNNVIZ_RAY_ADDRESS; "" = none) is set
+    and the cluster answers, else in-process.
+
+    When Ray is configured but unusable, the in-process Trainer carries `notice` (one line) for the page.
+    """
+    address = ray_address() if address is None else address
+    data = load_dataset(config)  # DatasetError/ConfigError propagate: they are the settings' fault, not Ray's
+    if not address:
+        return Trainer(config, data=data)
+    why = ensure_ray(address)
+    if why is None:
+        try:
+            return RayTrainer(config, data=data)
+        except Exception as err:  # e.g. the nodes cannot import rnnviz, or the actor died
+            why = f"its actor failed ({type(err).__name__}: {err})".splitlines()[0]
+    trainer = Trainer(config, data=data)
+    trainer.notice = FALLBACK.format(address=address, why=why)
+    return trainer
+
+
+def fallback_notice(trainers) -> str | None:
+    """What the page should say about where its runs train: the first trainer's fallback notice, if any."""
+    return next((t.notice for t in trainers if getattr(t, "notice", None)), None)
 
 
 class RayTrainer:
@@ -79,9 +183,11 @@ class RayTrainer:
             return
         data = data if data is not None else load_dataset(config)  # here too: the pages look at the data
         self.run = Run(config, build_model(config, data), data)
-        ensure_ray()
+        why = ensure_ray()
+        if why is not None:
+            raise ConnectionError(why)
         self._actor = _actor_class().remote(config)
-        self._pull(self._call("since", 0, -1))  # step 0, which the actor's Trainer has already taken
+        self._pull(self._call("news"))  # step 0, which the actor's Trainer has already taken
         self._recent.clear()
 
     @property
@@ -95,8 +201,7 @@ class RayTrainer:
             return 0
         try:
             start = time.perf_counter()
-            last_probe = self.run.probes[-1][0] if self.run.probes else -1
-            n = self._pull(self._call("advance", budget_s, max_steps, len(self.run.rows), last_probe))
+            n = self._pull(self._call("advance", budget_s, max_steps))
             if n:
                 self._recent.append((time.perf_counter() - start, n))
             return n
@@ -108,20 +213,31 @@ class RayTrainer:
 
         return ray.get(getattr(self._actor, method).remote(*args))
 
-    def _pull(self, new: dict) -> int:
-        """Bring the mirror up to date: rows, probes, divergence, and the model's weights."""
+    def _pull(self, news: dict) -> int:
+        """Bring the mirror up to date: each event recorded as the actor's run recorded it (rows, probes and the
+        weights they saw, divergence, version), then the model's current weights. Returns how many steps."""
         run = self.run
-        run.restore_rows([*run.rows, *new["rows"]])
-        run.model.load_state_dict(new["state"])
-        for step, trace in new["probes"]:  # thinned like a local run's; weights as of the chunk's end
-            run.probes = _thinned([*run.probes, (step, trace)])
-            run._keep_weights(step)
-        run.diverged_at, run.seconds = new["diverged_at"], new["seconds"]
-        self._rate = new["steps_per_second"]
-        return new.get("n", 0)
+        for event in news["events"]:
+            if event.step in news["probe_weights"]:
+                _load(run.model, news["probe_weights"][event.step])  # record() keeps them with the probe
+            run.record(event)
+        _load(run.model, news["state"])
+        self._rate = news["steps_per_second"]
+        return len(news["events"])
 
     def step(self) -> int:
         return self.advance(max_steps=1)
+
+    @contextmanager
+    def between_steps(self):
+        """Hold training still while the caller reads the mirror (e.g. saves the run, which then continues
+        exactly): the actor's optimizer state is copied to the mirror first."""
+        with self._busy:
+            if self._actor is not None:
+                if self.run.optimizer is None:
+                    self.run.optimizer = make_optimizer(self.config, self.run.model)
+                self.run.optimizer.load_state_dict(self._call("optimizer_state"))
+            yield
 
     def close(self) -> None:
         if self._actor is not None:

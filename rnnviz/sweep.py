@@ -232,8 +232,11 @@ class RayTasks:
     def __init__(self, address: str | None = None, workers: int | None = None):
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=address or ray_address())
+        from rnnviz.remote import ensure_ray  # connects in a thread that outlives this sweep's (see there)
+
+        why = ensure_ray(address)
+        if why is not None:
+            raise ConnectionError(f"Ray at {address or ray_address()}: {why}")
         self._ray = ray
         self._task = ray.remote(num_cpus=1)(_ray_task)
         self.workers = max(1, workers or int(ray.cluster_resources().get("CPU", 1)))

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rnnviz import jobs
+from rnnviz import jobs, remote
 from rnnviz.session import Trainer
 
 IDLE_SECONDS = 30.0  # a playing session whose page stops asking for news is paused (tab closed)
@@ -159,12 +159,15 @@ class Worker:
 
 
 def trainer_for(config, use_cache: bool = True) -> Trainer:
-    """A trainer for `config`: the finished run from the server's cache if there is one, else a fresh model.
+    """A trainer for `config`: the finished run from the server's cache if there is one, else a fresh model,
+    trained in a Ray actor when RNNVIZ_RAY_ADDRESS is set (rnnviz.remote.live_trainer), else in this process.
 
     Raises DatasetError / ConfigError when the data can't be built (e.g. an upload the server dropped).
     """
     cached = jobs.RUN_CACHE.get(config.key()) if use_cache else None
-    return Trainer(config, run=cached) if cached is not None else Trainer(config)
+    if cached is not None:
+        return Trainer(config, run=cached)
+    return remote.live_trainer(config)
 
 
 def _share_finished(trainer: Trainer) -> None:

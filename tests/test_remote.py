@@ -1,12 +1,23 @@
-"""RayTrainer: a live session trained in a Ray actor mirrors exactly the run trained in-process."""
+"""RayTrainer: a live session trained in a Ray actor mirrors exactly the run trained in-process; with Ray
+configured, the app's sessions get one, and fall back to in-process (saying why) when Ray is unusable."""
 
 from __future__ import annotations
+
+import sys
+import threading
+import time
 
 import pandas as pd
 import pytest
 import torch
 
-from rnnviz import RunConfig, train_run
+from rnnviz import RunConfig, remote, train_run
+from rnnviz.jobs import Slots
+from rnnviz.session import Trainer
+from rnnviz.sweep import RAY_ADDRESS_ENV
+from rnnviz.ui.state import AppState, apply_config
+from rnnviz.worker import Worker, trainer_for
+from tests.pagetools import wait_until
 
 ray = pytest.importorskip("ray")  # skipped only when ray is not installed (requirements-ray.txt)
 
@@ -45,3 +56,74 @@ def test_a_cached_run_is_wrapped_without_an_actor():
     run = train_run(CONFIG.replace(steps=3))
     trainer = RayTrainer(run.config, run=run)
     assert trainer.from_cache and trainer.finished and trainer.run is run and trainer.advance() == 0
+
+
+def same_run(mine, theirs) -> None:
+    """Same rows (bar wall time), probes and weights: training is deterministic per config."""
+    pd.testing.assert_frame_equal(mine.history.drop(columns="seconds"), theirs.history.drop(columns="seconds"))
+    assert [s for s, _ in mine.probes] == [s for s, _ in theirs.probes]
+    for (name, a), (_, b) in zip(mine.model.state_dict().items(), theirs.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert mine.weights.keys() == theirs.weights.keys()  # the weights each probe saw, for the dynamics views
+    assert all(torch.equal(mine.weights[s][k], w) for s in theirs.weights for k, w in theirs.weights[s].items())
+    assert mine.version == theirs.version  # as many redraws as an in-process run asks for
+
+
+def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local_ray, monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_ENV, "local")  # the Ray this test started serves it
+    trainer = trainer_for(CONFIG, use_cache=False)
+    assert isinstance(trainer, RayTrainer) and remote.fallback_notice([trainer]) is None
+    w = Worker([trainer], on_finish=lambda t: None, slots=Slots(1))
+    w.play()
+    wait_until(lambda: trainer.run.step >= 3, what="the actor training")
+    w.pause()
+    stopped = trainer.run.step
+    time.sleep(0.1)
+    assert trainer.run.step == stopped and not w.playing  # nothing trains while paused
+    assert w.step() == 1 and trainer.run.step == stopped + 1
+    w.play()
+    wait_until(lambda: w.finished, what="the run finishing")
+    plain = train_run(CONFIG)
+    same_run(trainer.run, plain)
+    with trainer.between_steps():  # e.g. saving the run: the mirror gets the actor's optimizer state
+        mine, theirs = trainer.run.optimizer.state_dict()["state"], plain.optimizer.state_dict()["state"]
+        assert all(torch.equal(mine[k]["exp_avg_sq"], theirs[k]["exp_avg_sq"]) for k in theirs)
+    w.close()
+    assert trainer._actor is None
+
+
+def test_without_ray_installed_the_session_trains_in_process_and_the_page_says_why(monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_ENV, "auto")
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    state = AppState(RunConfig())
+    assert apply_config(state, CONFIG, use_cache=False)
+    assert type(state.trainer) is Trainer and state.run.step == 0
+    assert state.notice == ("Ray is configured (auto) but ray is not installed (pip install -r "
+                            "requirements-ray.txt): this run trains in the web server instead.")
+    state.worker.close()
+
+
+def test_an_unreachable_cluster_is_waited_for_once_then_not_retried_for_a_while(monkeypatch):
+    calls, answer = [], threading.Event()
+
+    def hanging_init(address=None, **kw):  # like ray.init on an address nobody answers at
+        calls.append(address)
+        answer.wait(5)
+        raise ConnectionError("no GCS at 10.0.0.9:6379\n(more lines)")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", hanging_init)
+    monkeypatch.setattr(remote, "_attempt", None)
+    start = time.monotonic()
+    assert remote.ensure_ray("10.0.0.9:6379", timeout=0.2) == "the cluster did not answer within 0.2 s"
+    assert remote.ensure_ray("10.0.0.9:6379", timeout=0.2).startswith("the cluster did not answer")
+    assert time.monotonic() - start < 2 and calls == ["10.0.0.9:6379"]  # one attempt, still under way
+    answer.set()
+    remote._attempt.over.wait(5)
+    why = "the cluster could not be reached (ConnectionError: no GCS at 10.0.0.9:6379)"
+    assert remote.ensure_ray("10.0.0.9:6379") == why and len(calls) == 1  # not retried within RETRY_SECONDS
+    trainer = remote.live_trainer(CONFIG, "10.0.0.9:6379")
+    assert type(trainer) is Trainer and why in trainer.notice and remote.fallback_notice([trainer]) == trainer.notice
+    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
+    remote.ensure_ray("10.0.0.9:6379", timeout=0.2)
+    assert len(calls) == 2  # retried once the wait is over

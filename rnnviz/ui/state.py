@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from rnnviz import compare
+from rnnviz import compare, remote
 from rnnviz.config import ConfigError, RunConfig, parse_query, to_query
 from rnnviz.datasets import DatasetError
 from rnnviz.lessons import Lesson
@@ -104,6 +104,7 @@ def apply_config(state: AppState, config: RunConfig, notice: str | None = None, 
     state.notice = notice
     if trainer.from_cache:
         state.notice = "This run was already trained on this server with the same settings: shown from the cache."
+    state.notice = remote.fallback_notice([trainer]) or state.notice  # Ray configured but unusable
     if state.lesson is not None and state.lesson.config != config:
         state.lesson = None
     state.view_token += 1
@@ -160,4 +161,5 @@ def compare_group(state: AppState, use_cache: bool = True) -> Worker | None:
     if state.compare is not None:
         state.compare.close()
     state.compare = Worker(trainers) if trainers else None
+    state.notice = remote.fallback_notice(trainers) or state.notice
     return state.compare
