@@ -174,6 +174,7 @@ class RayTrainer:
     def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None):
         self.config = config
         self.from_cache = run is not None
+        self.trained_here = run is None
         self._busy = threading.Lock()
         self._rate: float | None = None
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # the caller's view: wall time incl. transfer

@@ -56,7 +56,8 @@ SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
 
 
 TEXT_SETTINGS = {  # read where they are used; named here so that they are known
-    "RNNVIZ_RAY_ADDRESS": "a Ray cluster address (auto, ray://head:10001); unset: sweeps use a local process pool",
+    "RNNVIZ_RAY_ADDRESS": "a Ray cluster address (local, auto, ray://head:10001): sweeps run as Ray tasks and playing "
+                          "sessions train in Ray actors; unset: a local process pool and in-process training",
 }
 
 

@@ -18,11 +18,12 @@ from rnnviz.train import Run, TrainEvent, build_model, make_optimizer, train_mod
 
 class Trainer:
     def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None,
-                 events: Iterator[TrainEvent] | None = None):
+                 events: Iterator[TrainEvent] | None = None, opened: bool = False):
         """Build data and model for `config` (DatasetError/ConfigError propagate), or wrap a finished run
-        (from the run cache), or a loaded run with the `events` that continue it (rnnviz.runfile)."""
+        (from the run cache), or a run opened from a file (`opened`) with the `events` that continue it."""
         self.config = config
-        self.from_cache = run is not None and events is None
+        self.from_cache = run is not None and not opened
+        self.trained_here = run is None  # built from its config on this server: deterministic, fit to share
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # (seconds, steps) of recent chunks
         self._busy = threading.Lock()  # one step at a time, and nothing reads the model mid-step
         if run is not None:

@@ -153,7 +153,7 @@ class Worker:
 
     def _after_steps(self) -> None:
         for t in self.trainers:
-            if t.finished and not t.from_cache and id(t) not in self._shared:
+            if t.finished and t.trained_here and id(t) not in self._shared:  # not a cached or opened run
                 self._shared.add(id(t))
                 self.on_finish(t)
 

@@ -64,3 +64,21 @@ def test_wrapping_a_finished_run_is_from_cache():
     t = Trainer(CFG, run=run)
     assert t.finished and t.from_cache and t.run is run and t.advance() == 0
     torch.testing.assert_close(t.run.model.head.weight, run.model.head.weight)
+
+
+def test_an_opened_finished_run_is_neither_from_the_cache_nor_shared():
+    """A run opened from a file says "finished in ..." (not "from the run cache"), and its numbers, which this
+    server did not compute, never go into the shared run cache."""
+    from rnnviz.ui.control import progress_text
+    from rnnviz.worker import Worker
+
+    run = train_run(CFG)
+    shared = []
+    t = Trainer(CFG, run=run, events=None, opened=True)
+    assert t.finished and not t.from_cache and not t.trained_here
+    w = Worker([t], on_finish=shared.append)
+    w._after_steps()
+    assert shared == []
+    assert "finished in" in progress_text(w, run.step, CFG.steps)
+    fresh = Trainer(CFG)
+    assert fresh.trained_here and not fresh.from_cache

@@ -25,6 +25,7 @@ class SlowTrainer:
 
     def __init__(self, steps: int = 10_000, seconds: float = 0.02, fail_at: int | None = None):
         self.config, self.from_cache, self.steps_per_second = CFG.replace(steps=steps), False, None
+        self.trained_here = True
         self.run = type("R", (), {"step": 0, "probes": [], "diverged_at": None, "finished": False,
                                   "config": self.config})()
         self.seconds, self.fail_at, self.closed, self.active = seconds, fail_at, False, 0

@@ -97,7 +97,7 @@ def canonical(config):
 
 def resumable_trainer(run: Run) -> Trainer:
     """A Trainer around a loaded run that continues training it (if it has steps left)."""
-    return Trainer(run.config, run=run, events=runfile.resume_events(run))
+    return Trainer(run.config, run=run, events=runfile.resume_events(run), opened=True)
 
 
 def chart_downloads(fig, caption: str, key: str | None, data=None) -> None:
