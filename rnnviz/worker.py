@@ -16,7 +16,7 @@ from rnnviz.session import Trainer
 IDLE_SECONDS = 30.0  # a playing session whose page stops asking for news is paused (tab closed)
 SLICE_SECONDS = 0.2  # training per hold of a slot before queueing again, so waiting sessions get turns
 SLOT_WAIT = 0.25  # seconds to wait for a slot before re-checking pause, idleness and close
-DRAW_SHARE = 0.2  # while sessions play, redrawing their pages may take at most this share of the server's time
+DRAW_SHARE = 0.1  # while sessions play, redrawing their pages may take at most this share of the server's time
 
 _playing: set[int] = set()  # ids of workers whose thread is training or queueing for a slot
 

@@ -95,3 +95,13 @@ def test_the_ray_address_is_a_known_setting_and_starts_the_server():
 
     assert sweep.RAY_ADDRESS_ENV in server.TEXT_SETTINGS
     assert server.read_all({"RNNVIZ_RAY_ADDRESS": "auto"})["RNNVIZ_TRAINING_SLOTS"] >= 1
+
+
+def test_the_server_does_not_collect_all_garbage_after_every_script_run():
+    """Streamlit's default gc.collect(2) after each run (a progress tick a second per playing session) took a
+    third of the server with four sessions playing; bench/bench_browser.py measures what turning it off gives."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+    assert config["server"]["fileWatcherType"] == "none"  # no polling of the source tree mid-workshop either

@@ -228,8 +228,11 @@ def test_redraws_are_spaced_so_drawing_every_playing_page_stays_within_its_share
     from rnnviz import worker
 
     monkeypatch.setattr(jobs.SLOTS, "n", 2)
-    for playing, draw, want in [(1, 0.0, 1.0), (1, 0.1, 1.0), (1, 0.4, 2.0), (4, 0.0, 2.0), (4, 0.25, 5.0)]:
+    share = worker.DRAW_SHARE
+    # (sessions playing, a redraw's CPU seconds in units of the share, the gap wanted)
+    for playing, draw, want in [(1, 0.0, 1.0), (1, 0.5, 1.0), (1, 2.0, 2.0), (4, 0.0, 2.0), (4, 1.25, 5.0)]:
         monkeypatch.setattr(worker, "_playing", set(range(playing)))
+        draw *= share
         gap = worker.redraw_gap(1.0, draw)
         assert gap == pytest.approx(want)
         assert playing * draw / gap <= worker.DRAW_SHARE + 1e-12  # drawing every page fits in its share
