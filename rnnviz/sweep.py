@@ -201,9 +201,29 @@ class LocalPool:
         return self._pool.submit(_pool_task, config)
 
     def close(self) -> None:
-        """Stop the runs under way (they end at their next step) and drop those not started."""
+        """Stop the runs under way (they end at their next step) and drop those not started; a worker process
+        that has not exited STOP_GRACE_S later (stuck, or still starting on a loaded machine) is terminated."""
+        processes = list((self._pool._processes or {}).values())  # noqa: SLF001 (the executor names no other way)
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        threading.Thread(target=_reap, args=(processes,), name="rnnviz-sweep-reaper", daemon=True).start()
+
+
+STOP_GRACE_S = 20.0
+
+
+def _reap(processes: list, grace: float = STOP_GRACE_S) -> None:
+    """Terminate the processes still running `grace` seconds from now. It watches their sentinels and never
+    joins them: the executor joins them too, and of two threads reaping one child, one sees it still alive."""
+    from multiprocessing.connection import wait as ready
+
+    deadline = time.monotonic() + grace
+    running = {p.sentinel: p for p in processes}
+    while running and (left := deadline - time.monotonic()) > 0:
+        for sentinel in ready(list(running), left):
+            running.pop(sentinel)
+    for p in running.values():
+        p.terminate()
 
 
 def ray_address() -> str | None:
