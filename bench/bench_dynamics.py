@@ -81,5 +81,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--lessons", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one round: proves the script runs (CI)")
     args = parser.parse_args()
-    lessons() if args.lessons else cost(args.rounds)
+    lessons() if args.lessons else cost(1 if args.quick else args.rounds)

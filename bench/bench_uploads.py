@@ -29,7 +29,10 @@ def timed(parse, content: bytes) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one round: proves the script runs (CI)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 1
     results = []
     for kind, parse, shapes in (("csv", parse_csv, CSV), ("txt", parse_text, TEXT)):
         for name, content in shapes.items():
