@@ -77,9 +77,9 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
-def progress_step(page) -> int:
+def progress_step(page, timeout: float = 30) -> int:
     """The step shown by the training control's progress text ('step 12 / 300 · ...')."""
-    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=30_000)
+    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=timeout * 1000)
     return int(re.search(r"step ([\d,]+) /", text).group(1).replace(",", ""))
 
 
@@ -87,7 +87,7 @@ def wait_for_step(page, at_least: int, timeout: float = 60) -> int:
     deadline = time.time() + timeout
     while True:
         try:
-            step = progress_step(page)
+            step = progress_step(page, timeout=5)  # polled: a missing element is asked for again
         except Exception:  # the element is being redrawn
             step = -1
         if step >= at_least:
