@@ -35,6 +35,15 @@ def upload(page, name: str, content: bytes) -> None:
         {"name": name, "mimeType": "application/zip", "buffer": content})
 
 
+def visit(page, name: str) -> None:
+    """Go to page `name` by its sidebar link, as a user would, and check it shows the opened run."""
+    page.get_by_role("link", name=name).first.click()
+    page.wait_for_url(f"**/{name}**", timeout=30_000)
+    page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    shows_the_run(page)
+
+
 def shows_the_run(page) -> None:
     """The progress line and the sidebar's settings are the opened run's, and nothing raised."""
     bar = page.get_by_test_id("stSidebarUserContent")
@@ -62,11 +71,7 @@ def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_f
         shows_the_run(page)
         shot(page, "runfile_opened")
 
-        page.get_by_role("link", name="Gradients").first.click()
-        page.wait_for_url("**/Gradients**", timeout=30_000)
-        page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=30_000)
-        page.wait_for_timeout(500)
-        shows_the_run(page)
+        visit(page, "Gradients")
         assert "cell=gru" in page.url and "hidden_size=12" in page.url
 
         upload(page, "holiday.zip", PNG)  # a picture renamed to .zip
@@ -75,9 +80,5 @@ def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_f
         shows_the_run(page)
         shot(page, "runfile_refused")
 
-        page.get_by_role("link", name="Train").first.click()
-        page.wait_for_url("**/Train**", timeout=30_000)
-        page.get_by_label("Hidden units", exact=True).first.wait_for(timeout=30_000)
-        page.wait_for_timeout(500)
-        shows_the_run(page)
+        visit(page, "Train")
         print(f"run file test: opened {opened:.1f} s after choosing the file; {time.time() - start:.1f} s in all")
