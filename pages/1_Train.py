@@ -12,12 +12,13 @@ state = page("Train", icon="📉")
 
 def draw(state) -> None:
     run, data = state.run, state.run.data
+    model = run.current_model()  # a copy between two steps: training goes on beside the page
     st.caption(data.description if data is not None else "")
-    out = metrics.predict(run.model, data)  # one validation pass feeds the scores, the verdict and both plots
-    scores = metrics.evaluate_metrics(run.model, data, out)
+    out = metrics.predict(model, data)  # one validation pass feeds the scores, the verdict and both plots
+    scores = metrics.evaluate_metrics(model, data, out)
     head = metrics.headline(scores, data)
     cols = st.columns(4)
-    cols[0].metric("Parameters", f"{parameter_count(run.model):,}")
+    cols[0].metric("Parameters", f"{parameter_count(model):,}")
     cols[1].metric("Step", f"{max(run.step, 0):,} / {state.config.steps:,}")
     cols[2].metric("Training time", f"{run.seconds:,.1f} s")
     if head is not None:
@@ -30,7 +31,7 @@ def draw(state) -> None:
         chart(figures.predictions(out[:200], data.y_val[:200]), figures.CAPTIONS["predictions"])
     elif data.task == "classification":
         labels = data.vocab or [str(i) for i in range(data.output_size)]
-        chart(figures.confusion(metrics.confusion_matrix(run.model, data, out), labels), figures.CAPTIONS["confusion"])
+        chart(figures.confusion(metrics.confusion_matrix(model, data, out), labels), figures.CAPTIONS["confusion"])
     extra = {k: v for k, v in scores.items() if head is None or k != head.name}
     if extra:
         st.dataframe({k: [round(v, 4)] for k, v in extra.items()}, hide_index=True)

@@ -28,7 +28,8 @@ def draw(state) -> None:
     n = st.slider("Characters to show", 50, 600, 300, step=50, key="text_len")
     vocab = run.data.vocab
     text = textviz.passage(run.data, n)
-    acts = textviz.activations(run.model, text, vocab)
+    model = run.current_model()  # a copy between two steps: training goes on beside the page
+    acts = textviz.activations(model, text, vocab)
     c1, c2 = st.columns([1, 1])
     what = c1.selectbox("Colour by", list(acts), format_func=gate_label, key="text_what")
     feature = c2.radio("Find units tied to", textviz.FEATURES, horizontal=True, key="text_feature")
@@ -45,13 +46,13 @@ def draw(state) -> None:
     prime = c1.text_input("Start with", "The ", key="text_prime")
     temperature = c2.slider("Temperature", 0.1, 2.0, 0.8, 0.1, key="text_temp")
     length = c3.number_input("Length", 10, 1000, 200, key="text_n")
-    st.code(prime + textviz.sample(run.model, vocab, prime, int(length), temperature), language=None)
+    st.code(prime + textviz.sample(model, vocab, prime, int(length), temperature), language=None)
     st.caption("Low temperature picks the likeliest characters; high temperature takes risks.")
 
 
 def draw_words(run) -> None:
     """Word mode: the next words after a prompt, a sampled continuation, and units coloured over words."""
-    vocab, model = run.data.vocab, run.model
+    vocab, model = run.data.vocab, run.current_model()  # a copy between two steps: training goes on
     st.subheader("What comes next?")
     prompt = st.text_input("Prompt", "Stock market sees sharp rise in", key="words_prompt")
     ids, seen = textviz.encode_words(prompt, vocab)

@@ -25,10 +25,11 @@ def summary(runs: dict[str, Run]) -> pd.DataFrame:
     rows = []
     for cell, run in runs.items():
         steps = max(run.step, 0)
-        row = {"cell": cell, "parameters": parameter_count(run.model), "steps": steps,
+        model = run.current_model()  # the group may still be training
+        row = {"cell": cell, "parameters": parameter_count(model), "steps": steps,
                "ms/step": 1000 * run.seconds / steps if steps else np.nan,
                "final val loss": run.history.val_loss.dropna().iloc[-1] if run.rows else np.nan}
-        row.update(metrics.evaluate_metrics(run.model, run.data))
+        row.update(metrics.evaluate_metrics(model, run.data))
         if run.diverged_at is not None:
             row["diverged at"] = run.diverged_at
         rows.append(row)

@@ -269,12 +269,11 @@ def _classify(model, F, s, q, search, n_starts, seconds) -> FixedPoints:
 def model_at(run, step: int):
     """A copy of the run's model with the weights it had at probe `step`; None when they were not kept."""
     weights = getattr(run, "weights", {}).get(step)
-    if weights is None and step == run.step and run.model is not None:
-        weights = run.model.state_dict()  # the latest probe: the model has not moved since
-    if weights is None or run.model is None:
+    if run.model is None or (weights is None and step != run.step):
         return None
-    model = copy.deepcopy(run.model)
-    model.load_state_dict(weights)
+    model = copy.deepcopy(run.current_model())  # the latest step's model unless `weights` were kept
+    if weights is not None:
+        model.load_state_dict(weights)
     return model
 
 

@@ -218,11 +218,12 @@ class RayTrainer:
         """Bring the mirror up to date: each event recorded as the actor's run recorded it (rows, probes and the
         weights they saw, divergence, version), then the model's current weights. Returns how many steps."""
         run = self.run
-        for event in news["events"]:
-            if event.step in news["probe_weights"]:
-                _load(run.model, news["probe_weights"][event.step])  # record() keeps them with the probe
-            run.record(event)
-        _load(run.model, news["state"])
+        with run.one_step():  # readers of the mirror's model (Run.current_model) see it before or after, never mid-way
+            for event in news["events"]:
+                if event.step in news["probe_weights"]:
+                    _load(run.model, news["probe_weights"][event.step])  # record() keeps them with the probe
+                run.record(event)
+            _load(run.model, news["state"])
         self._rate = news["steps_per_second"]
         return len(news["events"])
 

@@ -55,10 +55,12 @@ class Trainer:
     def _advance(self, budget_s: float, max_steps: int | None) -> int:
         start, n = time.perf_counter(), 0
         while not self.finished and (max_steps is None or n < max_steps):
-            event = next(self._events, None)
+            with self.run.one_step():  # readers of the model (Run.current_model) wait for this step, not the chunk
+                event = next(self._events, None)
+                if event is not None:
+                    self.run.record(event)
             if event is None:
                 break
-            self.run.record(event)
             n += 1
             if max_steps is None and time.perf_counter() - start >= budget_s:
                 break

@@ -6,10 +6,12 @@ instrumented replay of a fixed probe batch (see record.py).
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -258,6 +260,9 @@ class Run:
     _frame: pd.DataFrame | None = field(default=None, repr=False)  # history of the first len(_frame) rows
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     optimizer: torch.optim.Optimizer | None = None  # kept so a saved run can continue (rnnviz.runfile)
+    stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)  # held by a trainer for each step
+    _copy: tuple[int, SequenceModel] | None = field(default=None, repr=False)  # (step, model copy) for readers
+    _waiting: list = field(default_factory=list, repr=False)  # one item per reader waiting for `stepping`
 
     def record(self, event: TrainEvent) -> None:
         norms = event.param_grad_norms
@@ -311,12 +316,34 @@ class Run:
             self._frame = pd.DataFrame({c: table[c] for c in self.columns}) if self._rows else None
             self.version += 1
 
+    @contextmanager
+    def one_step(self):
+        """Held by a trainer while it takes (and records) one step. A lock is not fair: a trainer taking it
+        again at once could keep a reader out for a whole chunk, so it lets a waiting reader in first."""
+        with self.stepping:
+            yield
+        if self._waiting:
+            time.sleep(0.001)  # gives the GIL away: the reader woken by the release takes the lock
+
+    def current_model(self) -> SequenceModel | None:
+        """The model as it is between two steps: a copy that views may read (autograd included) while another
+        thread goes on training the original. One copy per step, shared by every view that asks."""
+        self._waiting.append(None)  # list append/pop are atomic: a counter += is not
+        try:
+            with self.stepping:
+                if self.model is not None and (self._copy is None or self._copy[0] != self.step):
+                    self._copy = (self.step, copy.deepcopy(self.model))
+                return None if self.model is None else self._copy[1]
+        finally:
+            self._waiting.pop()
+
     def __getstate__(self) -> dict:
-        """Picklable and copyable: the lock and the cached frame are rebuilt, not copied."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_frame")}
+        """Picklable and copyable: the locks, the cached frame and the model copy are rebuilt, not copied."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_frame", "stepping", "_copy", "_waiting")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _frame=None)
+        self.__dict__.update(state, _lock=threading.Lock(), _frame=None, stepping=threading.Lock(), _copy=None,
+                             _waiting=[])
 
     @property
     def columns(self) -> list[str]:

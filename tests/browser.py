@@ -21,6 +21,11 @@ PLOT = ".js-plotly-plot"
 EXCEPTION = '[data-testid="stException"]'
 
 
+def exceptions(page) -> list[str]:
+    """The text of every exception Streamlit shows on the page (empty when none): a failing assert shows it."""
+    return [e.inner_text()[:2000] for e in page.locator(EXCEPTION).all()]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

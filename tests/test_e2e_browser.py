@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.browser import EXCEPTION, PLOT, plot_points, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import PLOT, exceptions, plot_points, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ def test_a_new_user_starts_a_lesson_trains_and_visits_every_page(server, browser
     paused_at = progress_step(page)
     time.sleep(2)
     assert progress_step(page) == paused_at, "training went on after Pause"
-    assert page.locator(EXCEPTION).count() == 0
+    assert not exceptions(page)
     shot(page, "train")
 
     for name in PAGES:
@@ -44,7 +44,7 @@ def test_a_new_user_starts_a_lesson_trains_and_visits_every_page(server, browser
             page.wait_for_selector(PLOT, timeout=30_000)
             assert max(plot_points(page)) > 0
         page.wait_for_timeout(1000)
-        assert page.locator(EXCEPTION).count() == 0, f"exception on {name}"
+        assert not exceptions(page), f"exception on {name}"
         assert progress_step(page) == paused_at if name not in ("Compare cells", "Home") else True
         shot(page, name.lower().replace(" ", "_"))
 
@@ -72,4 +72,4 @@ def test_a_bad_link_shows_its_message_and_the_app_still_trains(server, browser):
     page.get_by_text("hidden_size=100000 is out of range").wait_for(timeout=60_000)
     page.get_by_role("button", name="Step", exact=True).click()
     wait_for_step(page, 1, timeout=30)
-    assert page.locator(EXCEPTION).count() == 0
+    assert not exceptions(page)

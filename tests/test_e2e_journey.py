@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from rnnviz.lessons import BY_KEY, LESSONS
-from tests.browser import EXCEPTION, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import exceptions, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def test_a_lesson_then_every_page_twice_keeps_the_settings_and_the_progress(serv
         page.get_by_label("Hidden units", exact=True).wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         assert sidebar_config(page) == expected(lesson.config), f"stop {i}: {name}"
-        assert page.locator(EXCEPTION).count() == 0, f"exception on {name}"
+        assert not exceptions(page), f"exception on {name}"
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"error on {name}"
         if name != "Compare cells":  # Compare shows its own group's progress
             step = progress_step(page) if page.locator('[data-testid="stProgress"]').count() else last
@@ -91,7 +91,7 @@ def test_every_lesson_button_in_a_fresh_session_starts_training(server, browser,
     page.locator(f".st-key-lesson_{lesson.key} button").click(timeout=60_000)
     page.wait_for_url(f"**/{lesson.page.split('_', 1)[1].removesuffix('.py')}**", timeout=30_000)
     wait_for_step(page, 1, timeout=120)  # this server also serves the lessons before this one
-    assert page.locator(EXCEPTION).count() == 0
+    assert not exceptions(page)
     pause = page.get_by_role("button", name="Pause", exact=True)
     if pause.count():  # leave as a user who is done would, so the next lesson's session gets the server
         try:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser import EXCEPTION, streamlit_server, train_sessions
+from tests.browser import exceptions, streamlit_server, train_sessions
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +15,7 @@ def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run(browser):
     with streamlit_server(RNNVIZ_TRAINING_SLOTS="1") as url:
         result = train_sessions(browser, url, [f"steps={STEPS}&seed={s}" for s in range(SESSIONS)])
         for page in result["pages"]:
-            assert page.locator(EXCEPTION).count() == 0
+            assert not exceptions(page)
             assert f"step {STEPS} / {STEPS}" in page.locator('[data-testid="stProgress"]').first.inner_text()
         # the brief "waiting for a free training slot" notice is checked deterministically in test_workshop.py;
         # polling eight browsers for it here caught it on some runs and missed it on others

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from rnnviz import RunConfig, train_run
 from rnnviz.runfile import save_run
-from tests.browser import EXCEPTION, progress_step, shot, streamlit_server
+from tests.browser import exceptions, progress_step, shot, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ def shows_the_run(page) -> None:
         expect(field).to_have_count(1, timeout=30_000)  # while the sidebar redraws, the old widget may linger
         expect(field).to_have_value(value)
     assert progress_step(page) == CONFIG.steps
-    assert page.locator(EXCEPTION).count() == 0
+    assert not exceptions(page)
 
 
 def test_a_run_file_opens_on_every_page_and_a_bad_file_is_refused(browser, run_file):

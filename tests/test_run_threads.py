@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from rnnviz import RunConfig, train_run
 from rnnviz.train import BASE_COLUMNS, Run, build_model, train_model
@@ -108,3 +110,46 @@ def test_a_run_pickles_and_copies_without_its_lock():
     for other in (pickle.loads(pickle.dumps(run)), copy.deepcopy(run)):
         assert other.history.equals(run.history) and other.version == run.version and other.step == 5
         other.record(next(iter(_events(other))))  # and it can still record (a fresh lock)
+
+
+def test_views_read_a_copy_of_the_model_taken_between_two_steps(one_thread):
+    """The Text page replays the model (autograd included) while the worker trains it: on the live model that
+    raised "modified by an inplace operation" in CI. Views read Run.current_model(), a copy made between steps."""
+    from rnnviz.record import replay
+    from rnnviz.session import Trainer
+
+    config = CONFIG.replace(cell="lstm", hidden_size=32, seq_len=20, steps=100_000)
+    trainer = Trainer(config)
+    run = trainer.run
+    first = run.current_model()
+    assert run.current_model() is first  # one copy per step, shared by every view
+    live = dict(run.model.named_parameters())
+    for name, p in first.named_parameters():
+        assert p is not live[name] and torch.equal(p, live[name])
+    stop, errors = threading.Event(), []
+
+    def train() -> None:
+        while not stop.is_set():
+            trainer.advance(0.05)
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    try:
+        x = torch.as_tensor(run.data.x_val[:4])
+        y = torch.as_tensor(run.data.y_val[:4])
+        deadline, reads = time.time() + 3, 0
+        while time.time() < deadline:
+            try:
+                replay(run.current_model(), x, y)
+                reads += 1
+            except RuntimeError as err:  # the failure this guards against
+                errors.append(err)
+                break
+    finally:
+        stop.set()
+        worker.join()
+    assert not errors, errors[0]
+    assert reads > 10 and run.step > 20  # both really ran side by side
+    assert run.current_model() is not first  # training moved on: a new copy
+    for name, p in run.current_model().named_parameters():
+        assert torch.equal(p, dict(run.model.named_parameters())[name])
