@@ -6,6 +6,8 @@ per config) are shared, read-only, through RunCache.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
 import threading
 from collections import OrderedDict, deque
@@ -151,8 +153,19 @@ def configure_torch() -> None:
     Sessions are threads of one process. A training step is hundreds of small torch calls, each
     dropping and retaking the GIL; with Python's default 5 ms switch interval, a thread drawing a
     page makes the trainer wait up to 5 ms per call (the convoy effect). A short interval fixes it.
+    Once per server, torch._dynamo is imported beside the page (warm_up_optimizers).
     """
     if torch.get_num_threads() != TORCH_THREADS:
         torch.set_num_threads(TORCH_THREADS)
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)
+    warm_up_optimizers()
+
+
+@functools.cache
+def warm_up_optimizers() -> None:
+    """Import, once per server and beside the page, what torch imports the first time any optimizer is built
+    (torch._dynamo: 3 s here, 6-13 s when the cores are busy), so the first run file opened (its Adam state is
+    checked by loading it) or the first Play does not wait for it."""
+    warm = threading.Thread(target=importlib.import_module, args=("torch._dynamo",), name="rnnviz-warm-up", daemon=True)
+    warm.start()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib
-import threading
 
 import streamlit as st
 
@@ -21,7 +18,6 @@ UPLOAD_KEY = "runfile_upload"
 
 def run_file_panel(state) -> None:
     """One sidebar expander: download the current run as a file, or open a run file into this session."""
-    warm_up_optimizers()
     error = state.view.pop("runfile_error", None)
     with st.sidebar.expander("Run file", expanded=error is not None):
         run = state.run
@@ -38,15 +34,6 @@ def run_file_panel(state) -> None:
         )
         if error:
             st.error(error)
-
-
-@functools.cache
-def warm_up_optimizers() -> None:
-    """Import, once per server and beside the page, what torch imports the first time any optimizer is built
-    (torch._dynamo: 3 s here, 6-13 s when the cores are busy), so the first run file opened (its Adam state is
-    checked by loading it) or the first Play does not wait for it."""
-    warm = threading.Thread(target=importlib.import_module, args=("torch._dynamo",), name="rnnviz-warm-up", daemon=True)
-    warm.start()
 
 
 def _saved(trainer: Trainer) -> bytes:
