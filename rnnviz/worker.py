@@ -42,8 +42,9 @@ class Worker:
     """Play / Pause / Step / close for a group of trainers, trained in turn one step each."""
 
     def __init__(self, trainers: list[Trainer], on_finish: Callable[[Trainer], None] | None = None,
-                 slots: jobs.Slots | None = None, idle_seconds: float = IDLE_SECONDS):
+                 slots: jobs.Slots | None = None, idle_seconds: float = IDLE_SECONDS, borrowed: list[Trainer] = ()):
         self.trainers = list(trainers)
+        self.borrowed = list(borrowed)  # trained here but owned elsewhere (the session's run in the Compare group)
         self.on_finish = on_finish or _share_finished
         self.slots = slots or jobs.SLOTS
         self.idle_seconds = idle_seconds
@@ -97,12 +98,13 @@ class Worker:
             return done
 
     def close(self) -> None:
-        """For good (Reset, new settings, session gone): stop the thread, then close the trainers."""
+        """For good (Reset, new settings, session gone): stop the thread, then close the trainers it owns."""
         with self._control:
             self._closed = True
             self._stop_thread()
             for t in self.trainers:
-                t.close()
+                if not any(t is b for b in self.borrowed):
+                    t.close()
 
     def news(self) -> tuple:
         """Changes whenever a run has something new to draw (a validation loss, a probe, the end)."""

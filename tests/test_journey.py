@@ -2,6 +2,8 @@
 train on the page they open, and a lost upload never loses the run. The real-browser version of the walk
 is tests/test_e2e_journey.py."""
 
+import time
+
 import pytest
 
 from rnnviz import RunConfig, jobs
@@ -109,6 +111,33 @@ def test_a_compare_lesson_trains_on_the_compare_page(key):
     assert lesson.title in "\n".join(str(s.value) for s in at.success)  # the page says what to look for
     assert "in all" in at.get("progress")[0].proto.text
     group.close()
+
+
+def test_after_a_compare_lesson_every_page_shows_and_drives_the_groups_run_of_the_sessions_cell():
+    """The lesson says "Gates: forget gates near 1": the Gates page must show the LSTM the group trains, not an
+    untrained copy, and its Pause / Play must act on the group."""
+    lesson = BY_KEY["lstm_remembers"]
+    at = open_page("app.py")
+    at.button(key=f"lesson_{lesson.key}").click().run()
+    s = state(at)
+    group = s.compare
+    assert s.trainer in group.trainers and s.driver is group  # the session's run is the group's LSTM
+    wait_until(lambda: s.run.step >= 3, what="the group training the session's run")
+    at.switch_page("pages/3_Gates.py").run()
+    assert not at.exception and state(at).run.step >= 3
+    assert "Training the Compare page's group" in texts(at, "caption")
+    at.button(key="ctl_pause").click().run()
+    assert not group.playing and not s.worker.playing
+    at.button(key="ctl_play").click().run()
+    assert group.playing and not s.worker.playing  # one worker trains the shared run at a time
+    old_runs = [t.run for t in group.trainers]
+    widget(at, "number_input", "cfg_hidden_size", sidebar=True).set_value(16).run()  # new settings: a new run
+    assert state(at).compare is None and not group.playing and state(at).driver is state(at).worker
+    steps = [r.step for r in old_runs]
+    time.sleep(0.3)
+    assert [r.step for r in old_runs] == steps  # the old group stopped for good
+    at.switch_page("pages/5_Compare.py").run()
+    assert state(at).trainer in state(at).compare.trainers and not state(at).compare.playing
 
 
 def test_the_compare_page_before_training_asks_for_play_instead_of_empty_axes():

@@ -7,10 +7,11 @@ import time
 import streamlit as st
 
 from rnnviz import jobs
+from rnnviz.cellspec import SPECS
 from rnnviz.ui.control import live, training_control
 from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
-from rnnviz.ui.state import AppState, get_state, reset
+from rnnviz.ui.state import AppState, get_state, reset_driven
 
 __all__ = ["AppState", "chart", "live", "page", "no_probe_yet"]
 
@@ -35,7 +36,11 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
         st.success(f"**Lesson: {state.lesson.title}.** {state.lesson.claim}  \n**Look:** {state.lesson.look}",
                    icon=":material/school:")
     if control or (progress and state.playing):
-        training_control(state, state.worker, reset, buttons=control)
+        training_control(state, state.driver, reset_driven, buttons=control)
+        if control and state.driver is not state.worker:
+            cells = ", ".join(SPECS[t.config.cell].label for t in state.driver.trainers)
+            st.caption(f"Training the Compare page's group ({cells}) as one; this page shows its "
+                       f"{SPECS[state.config.cell].label} run.")
     return state
 
 

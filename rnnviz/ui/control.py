@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from rnnviz.ui.state import AppState
+from rnnviz.ui.state import AppState, play, step
 from rnnviz.worker import Worker, redraw_gap
 
 REFRESH = 1.0  # seconds between progress updates while playing, and the shortest time between redraws
@@ -63,9 +63,9 @@ def _buttons(state: AppState, worker: Worker, reset: Callable[[AppState], None],
                        args=(state, key, worker.pause), type="primary")
     else:
         cols[0].button("Play", icon=":material/play_arrow:", key=f"{key}_play", on_click=_act,
-                       args=(state, key, worker.play), type="primary", disabled=worker.finished)
+                       args=(state, key, lambda: play(state, worker)), type="primary", disabled=worker.finished)
     cols[1].button("Step", icon=":material/skip_next:", key=f"{key}_step", on_click=_act,
-                   args=(state, key, worker.step), disabled=worker.finished)
+                   args=(state, key, lambda: step(state, worker)), disabled=worker.finished)
     cols[2].button("Reset", icon=":material/replay:", key=f"{key}_reset", on_click=_act,
                    args=(state, key, lambda: reset(state)))
 

@@ -11,6 +11,7 @@ from rnnviz.datasets import DATASETS
 from rnnviz.runfile import RunFileError
 from rnnviz.session import Trainer
 from rnnviz.train import Run
+from rnnviz.ui.state import replace_run
 from rnnviz.worker import Worker
 
 UPLOAD_KEY = "runfile_upload"
@@ -65,12 +66,10 @@ def open_run(state, run: Run) -> None:
     """Make `run` this session's run, as if it had just been trained here (its settings go to the sidebar)."""
     run.config = canonical(run.config)
     trainer = resumable_trainer(run)
-    if state.worker is not None:
-        state.worker.close()
     # a resumed run is not shared through the run cache: it may not be the run its settings would train
-    state.config, state.worker, state.error, state.lesson = run.config, Worker([trainer], lambda t: None), None, None
+    replace_run(state, run.config, Worker([trainer], lambda t: None))
+    state.lesson = None
     state.view_token, state.form = state.view_token + 1, state.form + 1  # the sidebar redraws from the new config
-    state.view.pop("probe_step", None)
     left = "" if run.finished else f" Press ▶ Play to continue training to step {run.config.steps:,}."
     state.notice = f"a run at step {max(run.step, 0):,} of {run.config.steps:,}.{left}"
 

@@ -36,6 +36,7 @@ class AppState:
     form: int = 0  # bumps on every settings proposal, taken or refused, so the sidebar redraws from the config
     draw_seconds: float = 0.0  # CPU seconds a full redraw of the page takes (running mean), to pace redraws
     draw_started: float = 0.0  # this script thread's CPU clock when the page's run began
+    group_drives: bool = False  # the Compare group was played or stepped last: every page's control drives it
 
     def key(self, name: str) -> str:
         """A widget key unique to this page and to the current config and run.
@@ -55,8 +56,18 @@ class AppState:
         return None if self.trainer is None else self.trainer.run
 
     @property
+    def driver(self) -> Worker | None:
+        """What the control of every page but Compare plays: the Compare group while it is the one in use and
+        trains this session's own run (beside the other cells), else the session's own worker."""
+        group = self.compare
+        if self.group_drives and group is not None and self.trainer in group.trainers:
+            return group
+        return self.worker
+
+    @property
     def playing(self) -> bool:
-        return self.worker is not None and self.worker.playing
+        """The session's own run is training (alone, or in the Compare group)."""
+        return self.driver is not None and self.driver.playing
 
 
 def get_state() -> AppState:
@@ -98,9 +109,7 @@ def apply_config(state: AppState, config: RunConfig, notice: str | None = None, 
     except (DatasetError, ConfigError, MemoryError) as err:
         state.error = f"{err}" if not isinstance(err, MemoryError) else "Not enough memory for this run."
         return False
-    if state.worker is not None:
-        state.worker.close()  # joins the thread first: nothing is advancing the old trainer afterwards
-    state.config, state.worker, state.error = config, Worker([trainer]), None
+    replace_run(state, config, Worker([trainer]))
     state.notice = notice
     if trainer.from_cache:
         state.notice = "This run was already trained on this server with the same settings: shown from the cache."
@@ -108,17 +117,19 @@ def apply_config(state: AppState, config: RunConfig, notice: str | None = None, 
     if state.lesson is not None and state.lesson.config != config:
         state.lesson = None
     state.view_token += 1
-    state.view.pop("probe_step", None)  # follow the new run's latest probe
-    _drop_stale_compare(state)
     return True
 
 
-def _drop_stale_compare(state: AppState) -> None:
-    """A settings change ends the Compare runs made for the old settings (they stop training)."""
-    if state.compare is not None and [t.config for t in state.compare.trainers] != list(
-            compare.variants(state.config, list(state.compare_cells)).values()):
-        state.compare.close()
-        state.compare = None
+def replace_run(state: AppState, config: RunConfig, worker: Worker) -> None:
+    """Make `worker`'s run the session's run. The old one stops for good, and so does the Compare group,
+    which trained the old run beside its other cells (it is rebuilt around the new run when Compare is shown)."""
+    if state.compare is not None:
+        state.compare.close()  # leaves the borrowed session run open; closes the group's other runs
+        state.compare, state.group_drives = None, False
+    if state.worker is not None:
+        state.worker.close()  # joins the thread first: nothing is advancing the old trainer afterwards
+    state.config, state.worker, state.error = config, worker, None
+    state.view.pop("probe_step", None)  # follow the new run's latest probe
 
 
 def reset(state: AppState) -> None:
@@ -134,32 +145,70 @@ def start_lesson(state: AppState, lesson: Lesson) -> None:
     state.lesson, state.notice = lesson, None
     if lesson.compare:
         state.compare_cells = lesson.compare
-        compare_group(state).play()
+        play(state, compare_group(state))
     else:
-        state.worker.play()
+        play(state, state.worker)
+
+
+def play(state: AppState, worker: Worker | None) -> None:
+    """Play `worker` (the session's run, or the Compare group)."""
+    if _take_over(state, worker):
+        worker.play()
+
+
+def step(state: AppState, worker: Worker | None) -> None:
+    """One update of `worker`'s run(s)."""
+    if _take_over(state, worker):
+        worker.step()
+
+
+def _take_over(state: AppState, worker: Worker | None) -> bool:
+    """One of the session's workers trains at a time: the other, which may share the session's run with it, is
+    paused first; the group, once played or stepped, is what every page drives."""
+    if worker is None:
+        return False
+    other = state.compare if worker is state.worker else state.worker
+    if other is not None and other is not worker:
+        other.pause()
+    state.group_drives = worker is state.compare
+    return True
+
+
+def reset_driven(state: AppState) -> None:
+    """Reset on a page other than Compare: the group's runs when the group is what the page drives."""
+    (reset_compare if state.driver is state.compare and state.compare is not None else reset)(state)
 
 
 def reset_compare(state: AppState) -> None:
-    """Compare's Reset: every cell back to its initial weights, trained afresh."""
+    """Compare's Reset: every cell back to its initial weights, trained afresh (the session's own run too,
+    when it is one of the group's cells)."""
+    if state.config in compare.variants(state.config, list(state.compare_cells)).values():
+        reset(state)  # a fresh session run; drops the group, rebuilt below around the new run
     if state.compare is not None:
         state.compare.close()
-        state.compare = None
+        state.compare, state.group_drives = None, False
     compare_group(state, use_cache=False)
     state.notice = "Runs reset: every cell is back at its initial weights."
 
 
 def compare_group(state: AppState, use_cache: bool = True) -> Worker | None:
-    """The Compare page's worker for the sidebar's settings and the chosen cells (rebuilt when they change)."""
+    """The Compare page's worker for the sidebar's settings and the chosen cells (rebuilt when they change).
+
+    The cell whose settings are the session's own is the session's run itself (borrowed, never closed by the
+    group): it is not trained twice, and every other page shows it as the group trains it."""
     configs = list(compare.variants(state.config, list(state.compare_cells)).values())
     if state.compare is not None and [t.config for t in state.compare.trainers] == configs:
         return state.compare
+    own = state.trainer if state.trainer is not None and state.trainer.config in configs else None
     try:
-        trainers = [trainer_for(c, use_cache=use_cache) for c in configs]
+        trainers = [own if own is not None and c == own.config else trainer_for(c, use_cache=use_cache)
+                    for c in configs]
     except (DatasetError, ConfigError, MemoryError) as err:
         state.error = f"{err}"
         return state.compare
     if state.compare is not None:
         state.compare.close()
-    state.compare = Worker(trainers) if trainers else None
-    state.notice = remote.fallback_notice(trainers) or state.notice
+    state.compare = Worker(trainers, borrowed=[own] if own is not None else []) if trainers else None
+    state.group_drives = False
+    state.notice = remote.fallback_notice([t for t in trainers if t is not own]) or state.notice
     return state.compare
