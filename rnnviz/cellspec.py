@@ -1,6 +1,6 @@
 """The cell table: what rnnviz knows about each cell kind, in one place.
 
-Adding a cell kind means a row here plus its step function in cells.py; everything else reads this table.
+Adding a cell kind means a row here plus its pointwise cell in cells.py; everything else reads this table.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class CellSpec:
     key: str  # RunConfig.cell
     label: str  # shown in the sidebar and on the Compare page
     module: type[nn.RNNBase]  # the fused torch module that trains it
-    step: Callable  # cells.*_step: (xp, state, w_hh, b_hh) -> (state, gates), state = (h,) or (h, c_t)
+    pointwise: Callable  # cells.*_cell: (xp, hp, state) -> (state, gates), state = (h,) or (h, c_t)
     gates: tuple[Gate, ...]  # what replay records, in torch's row order of weight_ih / weight_hh
     blocks: tuple[str, ...]  # names of the H x H blocks of weight_hh_l{k}, in torch's row order
     saved_floats: float  # floats autograd keeps per sample, step, layer and unit in the fused module's forward
@@ -60,6 +60,10 @@ class CellSpec:
         """(L, B, T, H) arrays a replay records: h, c_t if any, every gate."""
         return self.state_parts + len(self.gates)
 
+    def step(self, xp, state, w_hh, b_hh=None):
+        """One time step from the previous state: (new state, gates) (see rnnviz.cells)."""
+        return cells.step(self, xp, state, w_hh, b_hh)
+
     def module_kwargs(self) -> dict:
         return {"nonlinearity": self.nonlinearity} if self.nonlinearity else {}
 
@@ -76,11 +80,11 @@ _GRU = (Gate("reset", "sigmoid", "reset gate r"), Gate("update", "sigmoid", "upd
 
 # saved_floats measured with saved_tensors_hooks on torch 2.13 CPU (rnnviz.memory adds the backward's share)
 SPECS = {s.key: s for s in (
-    CellSpec("rnn_tanh", "Vanilla RNN (tanh)", nn.RNN, cells.tanh_step, _PRE, ("W_hh",), 2.1, nonlinearity="tanh"),
-    CellSpec("rnn_relu", "Vanilla RNN (ReLU)", nn.RNN, cells.relu_step, _PRE, ("W_hh",), 2.1, nonlinearity="relu",
+    CellSpec("rnn_tanh", "Vanilla RNN (tanh)", nn.RNN, cells.tanh_cell, _PRE, ("W_hh",), 2.1, nonlinearity="tanh"),
+    CellSpec("rnn_relu", "Vanilla RNN (ReLU)", nn.RNN, cells.relu_cell, _PRE, ("W_hh",), 2.1, nonlinearity="relu",
              compared=False),
-    CellSpec("lstm", "LSTM", nn.LSTM, cells.lstm_step, _LSTM, _names(_LSTM), 16.5, has_cell_state=True),
-    CellSpec("gru", "GRU", nn.GRU, cells.gru_step, _GRU, _names(_GRU), 8.1, bias_apart=True),
+    CellSpec("lstm", "LSTM", nn.LSTM, cells.lstm_cell, _LSTM, _names(_LSTM), 16.5, has_cell_state=True),
+    CellSpec("gru", "GRU", nn.GRU, cells.gru_cell, _GRU, _names(_GRU), 8.1, bias_apart=True),
 )}
 KINDS = tuple(SPECS)  # the allowed values of RunConfig.cell
 COMPARED = tuple(k for k, s in SPECS.items() if s.compared)  # the tutorials' three: tanh RNN, LSTM, GRU

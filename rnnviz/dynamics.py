@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
-from rnnviz.cells import layer_params, project, run_layer
+from rnnviz.cells import layer_params, project, unroll
 from rnnviz.cellspec import CellSpec, spec
 
 JACOBIAN_BYTES = 32 * 2**20  # Jacobians held at once (float32); longer probes are done in time chunks
@@ -56,10 +56,9 @@ def top_layer_path(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     rnn, cell = model.rnn, spec(model.cell)
     u = model.rnn_input(x).detach()  # (B, T, F)
     for k in range(rnn.num_layers - 1):  # the layers below only feed the top layer its input
-        u = torch.stack(run_layer(cell, rnn, k, u)[0], dim=1)  # (B, T, H)
-    hs, cs, _ = run_layer(cell, rnn, rnn.num_layers - 1, u)
-    s = torch.cat([torch.stack(hs, 1)] + ([torch.stack(cs, 1)] if cs else []), -1)  # (h, c) side by side
-    return project(cell, layer_params(rnn, rnn.num_layers - 1), u), s
+        u = unroll(cell, rnn, k, u)[0][0]  # (B, T, H)
+    states, _, xp, _ = unroll(cell, rnn, rnn.num_layers - 1, u)
+    return xp, torch.cat(states, -1)  # (h, c) side by side
 
 
 @torch.no_grad()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -230,6 +232,22 @@ def test_trace_shapes_names_and_spectral_radius(tiny_model, cell):
     np.testing.assert_allclose(recurrent_radii(model.rnn), want, rtol=1e-4)
     small = tr.astype(np.float16)
     assert small.hidden.dtype == np.float16 and small.nbytes < tr.nbytes
+
+
+def test_spectral_radii_are_the_weights_at_the_probe_however_late_they_are_read(tiny_model):
+    """Replay keeps a copy of W_hh and the trace turns it into radii when first read (LAPACK is a quarter of a
+    probe): training on afterwards, pickling or copying the trace must not change what it reads."""
+    model, data = tiny_model("lstm", "regression", 2)
+    want = recurrent_radii(model.rnn)
+    tr = replay(model, data.x_val[:3], data.y_val[:3])
+    assert isinstance(tr.__dict__["_spectral_radius"], torch.Tensor)  # not computed yet...
+    assert tr.nbytes >= tr.__dict__["_spectral_radius"].nbytes  # ...but its copy is counted
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.mul_(3.0)  # a later training step
+    copied = pickle.loads(pickle.dumps(tr))
+    np.testing.assert_array_equal(tr.spectral_radius, want)
+    np.testing.assert_array_equal(copied.spectral_radius, want)
+    assert isinstance(tr.__dict__["_spectral_radius"], np.ndarray)  # computed once, then kept
 
 
 def test_the_design_contract_names_still_work_beside_the_new_ones(tiny_model):
