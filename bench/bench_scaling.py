@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import time
 from pathlib import Path
+
+# the grid's largest point (LSTM 512 units, T 1000, batch 64) needs more than a server's default 2 GB per run
+os.environ.setdefault("RNNVIZ_MAX_TRAIN_MB", "8192")
 
 import numpy as np
 import torch

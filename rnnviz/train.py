@@ -27,7 +27,9 @@ from rnnviz.record import Trace, replay
 PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
 WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
 PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
-MAX_VAL = 128  # validation samples scored per evaluation: a fixed slice, so the curve is smooth and cheap
+# validation samples scored per evaluation: a fixed slice, so the curve is smooth, and cheap (a pass of 64 samples
+# costs half a training step of batch 64: every 25 steps, about 2 % of the time); the Train page scores them all
+MAX_VAL = 64
 
 
 class GradNorms(Mapping):
@@ -217,11 +219,11 @@ def probe_seconds(config: RunConfig) -> float:
     return PROBE_FIXED_S + config.seq_len * config.num_layers * (PROBE_PER_T_S + work * PROBE_PER_MAC_S)
 
 
-# fitted to bench/bench_scaling.py on this project's 2-core CPU (one torch thread), scaled so a default step
-# takes the 2.6 ms measured on a quiet machine: fixed cost, per time step and layer, per multiply-add of the
-# recurrent matmul. The spacing depends on their ratios only (a probe's Python loop vs the fused kernel).
-STEP_FIXED_S, STEP_PER_T_S, STEP_PER_MAC_S = 0.5e-3, 33e-6, 1.6e-10
-PROBE_FIXED_S, PROBE_PER_T_S, PROBE_PER_MAC_S = 1e-3, 118e-6, 6.6e-10
+# least squares over bench/bench_scaling.py's grid (`--fit`) on this project's 2-core CPU, one torch thread: fixed
+# cost, per time step and layer, per multiply-add of the recurrent matmul. The spacing depends on their ratios only
+# (a probe's few small ops per step against the fused kernel's work), which a faster or slower CPU keeps.
+STEP_FIXED_S, STEP_PER_T_S, STEP_PER_MAC_S = 1.9e-3, 140e-6, 2.45e-10
+PROBE_FIXED_S, PROBE_PER_T_S, PROBE_PER_MAC_S = 2.3e-3, 84e-6, 3.7e-10
 
 
 def _diverged(event: TrainEvent) -> TrainEvent:
