@@ -23,6 +23,7 @@ from playwright.sync_api import sync_playwright
 from tests.browser import ROOT, SERVERS, SHOTS, cpu_seconds, launch, progress_step, shot, streamlit_server
 
 LESSONS = {"vanish": "Gradients", "lstm_remembers": "Compare"}
+QUICK_LESSON = ("keras_sine", "Train")  # 40 steps: --quick only proves the script works
 FINISHED = re.compile(r"finished in ([0-9.,]+) s of training")
 LONG_RUN = "steps=100000"  # the default run, long enough to keep playing while we measure
 
@@ -85,7 +86,9 @@ def main() -> None:
     ap.add_argument("--lessons", default=",".join(LESSONS), help="lessons to time (empty: none)")
     ap.add_argument("--quick", action="store_true", help="one short lesson and one session: proves it works")
     args = ap.parse_args()
-    lessons = ["vanish"] if args.quick else [k for k in args.lessons.split(",") if k]
+    if args.quick:
+        LESSONS.update([QUICK_LESSON])
+    lessons = [QUICK_LESSON[0]] if args.quick else [k for k in args.lessons.split(",") if k]
     counts = [1] if args.quick else [int(n) for n in args.sessions.split(",")]
     with streamlit_server(app_dir=args.app_dir, RNNVIZ_CACHE_RUNS="0") as url, sync_playwright() as p:
         browser = launch(p)
@@ -94,7 +97,7 @@ def main() -> None:
             print(f"lesson {key}: wall {wall:.1f} s / training {trained:.1f} s = {wall / trained:.2f} (target <= 1.3)")
         alone = None
         for n in counts:
-            rate, cpu = playing_sessions(browser, url, n, 5.0 if args.quick else args.seconds)
+            rate, cpu = playing_sessions(browser, url, n, 2.0 if args.quick else args.seconds)
             alone = alone or rate
             print(f"{n} session(s) playing: {rate:.1f} training steps/s in all ({rate / alone:.2f} of one alone); "
                   f"server CPU {cpu:.2f} s per session per s")

@@ -36,17 +36,19 @@ def interleaved(model, x, y, rounds: int) -> tuple[list, list, list]:
     return out
 
 
-def cost(rounds: int) -> None:
+def cost(rounds: int, quick: bool = False) -> None:
+    """--quick: T = 10 and a 0.2 s fixed-point search, one round (proves the script runs)."""
     torch.set_num_threads(1)  # as the server runs each session (RNNVIZ_TORCH_THREADS = 1)
+    T, search = (10, D.FixedPointSearch(budget_s=0.2)) if quick else (50, None)
     print("cell      H   probe ms  jac(1 sample) ms  ratio  jac(8 samples) ms  ratio  fixed points s")
     for cell in ("rnn_tanh", "lstm", "gru"):
-        config = RunConfig(cell=cell, dataset="adding", seq_len=50, hidden_size=64)
+        config = RunConfig(cell=cell, dataset="adding", seq_len=T, hidden_size=64)
         data = load_dataset(config)
         model = build_model(config, data)
         x, y = data.x_val[:8], data.y_val[:8]
         probe, one, all8 = interleaved(model, x, y, rounds)
         starts = D.joint_states(replay(model, x, y))
-        fp = D.find_fixed_points(model, D.constant_input(model, 0.0), starts)
+        fp = D.find_fixed_points(model, D.constant_input(model, 0.0), starts, search)
         r1 = statistics.median(a / b for a, b in zip(one, probe, strict=True))
         r8 = statistics.median(a / b for a, b in zip(all8, probe, strict=True))
         print(f"{cell:8s} {64:3d} {statistics.median(probe) * 1e3:9.1f} {statistics.median(one) * 1e3:17.1f} "
@@ -81,6 +83,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--lessons", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="one round: proves the script runs (CI)")
+    parser.add_argument("--quick", action="store_true", help="one round of short runs: proves the script runs (CI)")
     args = parser.parse_args()
-    lessons() if args.lessons else cost(1 if args.quick else args.rounds)
+    lessons() if args.lessons else cost(1 if args.quick else args.rounds, args.quick)

@@ -1,6 +1,6 @@
 """Steps per second of one live session: in-process Trainer vs RayTrainer (training in a local Ray actor).
 
-PYTHONPATH=. python -m bench.bench_ray [--quick]
+python -m bench.bench_ray [--quick]
 Each session plays in a Worker as in the app (one step per call, the web server's view: the actor's steps plus
 shipping rows, probes and weights back), and also advances in 0.25 s chunks (one round trip per chunk).
 Rounds interleave a bare PyTorch loop (the baseline) with the four; prints medians of ratios.
@@ -66,7 +66,7 @@ def chunked(kind, steps: int, chunk_s: float = 0.25) -> float:
 
 
 def main() -> None:
-    rounds, steps = (3, 100) if quick_mode() else (7, 400)
+    rounds, steps = (1, 30) if quick_mode() else (7, 400)
     ray.init(num_cpus=2, include_dashboard=False)
     rows = []
     for r in range(rounds):

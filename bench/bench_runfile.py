@@ -1,6 +1,6 @@
 """Time opening the worst run files at the size limit: every one is parsed or refused, and how fast.
 
-    PYTHONPATH=. python bench/bench_runfile.py [--rounds 3] [--quick]
+    python bench/bench_runfile.py [--rounds 3] [--quick]
 Prints, per shape, the median seconds of load_run and what happened (loaded, or the start of the refusal), then the
 seconds save_run took for the two largest valid runs. --quick: a smaller "largest" run and a 1,001-step history,
 one round: only proves the script runs.
@@ -40,12 +40,12 @@ def rezip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
     return buf.getvalue()
 
 
-def many_entries() -> bytes:
-    """As many empty entries as fit in the size limit (a zip64 archive past 65,535)."""
+def many_entries(size: int = MAX_FILE_BYTES // 2 - 4 * MB) -> bytes:
+    """As many empty entries as fit in `size` (half the size limit: a zip64 archive past 65,535 entries)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         i = 0
-        while buf.tell() < MAX_FILE_BYTES // 2 - 4 * MB:  # the central directory repeats every header
+        while buf.tell() < size:  # the central directory repeats every header
             zf.writestr(f"{i}", b"")
             i += 1
     return buf.getvalue()
@@ -84,9 +84,11 @@ def shapes(small: bytes, quick: bool) -> dict[str, bytes]:
     entries = read_entries(small)
     old = {k: v for k, v in entries.items() if k != HISTORY_NPZ}  # as saved before history.npz: the CSV only
     rng = np.random.default_rng(0)
-    line = ",".join(map(str, rng.integers(0, 10**6, 8_000_000))).encode()[: MAX_FILE_BYTES - MB]
+    limit = 4 * MB if quick else MAX_FILE_BYTES  # --quick: the same shapes, smaller (they are refused alike)
+    line = ",".join(map(str, rng.integers(0, 10**6, limit // 8))).encode()[: limit - MB]
+    bomb = 32 * MB if quick else 512 * MB
     columns = {n[:-4] for n in zipfile.ZipFile(io.BytesIO(entries[HISTORY_NPZ])).namelist()}
-    rows = (MAX_FILE_BYTES - 2 * MB) // (8 * len(columns))
+    rows = (limit - 2 * MB) // (8 * len(columns))
     long_npz = io.BytesIO()
     np.savez(long_npz, **{c: np.zeros(rows, HISTORY_DTYPES.get(c, float)) for c in columns})
     longest = longest_run(1_000 if quick else 100_000)
@@ -94,14 +96,13 @@ def shapes(small: bytes, quick: bool) -> dict[str, bytes]:
     longest_old = {k: v for k, v in read_entries(longest_blob).items() if k != HISTORY_NPZ}
     longest_old[HISTORY] = longest.history.to_csv(index=False).encode()
     return {
-        "random bytes at the limit": rng.bytes(MAX_FILE_BYTES),
-        "zip header + random bytes": b"PK\x03\x04" + rng.bytes(MAX_FILE_BYTES - 4),
-        "zip bomb (512 MB of zeros)": rezip({MANIFEST: b"{}", "bomb": bytes(512 * MB)}),
-        "nested bomb in probes.npz": rezip({**entries, PROBES: rezip({"steps.npy": bytes(512 * MB)})}),
-        f"{MAX_FILE_BYTES // MB} MB one-line history.csv, old format": rezip({**old, HISTORY: line},
-                                                                           zipfile.ZIP_STORED),
+        "random bytes at the limit": rng.bytes(limit),
+        "zip header + random bytes": b"PK\x03\x04" + rng.bytes(limit - 4),
+        f"zip bomb ({bomb // MB} MB of zeros)": rezip({MANIFEST: b"{}", "bomb": bytes(bomb)}),
+        "nested bomb in probes.npz": rezip({**entries, PROBES: rezip({"steps.npy": bytes(bomb)})}),
+        f"{limit // MB} MB one-line history.csv, old format": rezip({**old, HISTORY: line}, zipfile.ZIP_STORED),
         f"history.npz of {rows:,} rows": rezip({**entries, HISTORY_NPZ: long_npz.getvalue()}, zipfile.ZIP_STORED),
-        "empty entries filling the limit": many_entries(),
+        "empty entries filling the limit": many_entries(MB) if quick else many_entries(),
         "truncated largest run": (largest := largest_run(quick))[: len(largest) // 2],
         "largest run (probes fill the limit)": largest,
         f"longest history ({longest.step + 1:,} rows)": longest_blob,

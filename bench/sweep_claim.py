@@ -1,6 +1,6 @@
 """The measured claim behind the Sweep page's first preset: success rate against T on the adding problem.
 
-PYTHONPATH=. nice -n 10 python bench/sweep_claim.py --budget 3000 --seeds 3 --out sweep_claim.csv
+nice -n 10 python bench/sweep_claim.py --budget 3000 --seeds 3 --out sweep_claim.csv
 Runs the shortest T first (all cells), appending each finished run to the CSV, then prints the curve.
 """
 

@@ -1,6 +1,6 @@
 """Train the word-LSTM lesson (Embedding(5000, 64) -> LSTM(128) -> Dense(5000), seed 003) and save it as a run file.
 
-    PYTHONPATH=. python bench/word_lesson.py --out word_lesson.zip
+    python bench/word_lesson.py --out word_lesson.zip
 then `python bench/word_report.py word_lesson.zip` prints its next words and perplexities.
 """
 

@@ -1,7 +1,7 @@
 """What a trained word model predicts after the tutorial's prompt; its validation perplexity vs a unigram baseline.
 
-    PYTHONPATH=. python bench/word_lesson.py --out word_lesson.zip
-    PYTHONPATH=. python bench/word_report.py word_lesson.zip
+    python bench/word_lesson.py --out word_lesson.zip
+    python bench/word_report.py word_lesson.zip
 """
 
 import argparse

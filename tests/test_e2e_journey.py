@@ -7,11 +7,12 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from rnnviz.lessons import BY_KEY, LESSONS
-from tests.browser import exceptions, progress_step, shot, streamlit_server, wait_for_step
+from tests.browser import PLOT, exceptions, plot_points, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser
 
 LINKS = ["Train", "Hidden states", "Gates", "Gradients", "Compare cells", "Text", "Home"]
+PLOTTED = ("Train", "Hidden states", "Gates", "Gradients", "Compare cells")
 NUMBERS = {"hidden_size": "Hidden units", "num_layers": "Layers", "seq_len": "Sequence length T",
            "steps": "Training steps", "batch_size": "Batch size", "lr": "Learning rate", "seed": "Seed"}
 CHOICES = {"cell": ("Cell", {"rnn_tanh": "Vanilla RNN (tanh)", "lstm": "LSTM", "gru": "GRU"}),
@@ -22,6 +23,15 @@ CHOICES = {"cell": ("Cell", {"rnn_tanh": "Vanilla RNN (tanh)", "lstm": "LSTM", "
 def server():
     with streamlit_server(RNNVIZ_CACHE_RUNS="0") as url:  # every lesson trains: nothing comes from the cache
         yield url
+
+
+@pytest.fixture(scope="module")
+def people(browser):
+    """Where new people open the app: every page is a session of its own (its own websocket and session state);
+    one context for all, so each does not fetch and compile the app's scripts again."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context
+    context.close()
 
 
 def sidebar_config(page) -> dict:
@@ -58,6 +68,9 @@ def test_a_lesson_then_every_page_twice_keeps_the_settings_and_the_progress(serv
         assert sidebar_config(page) == expected(lesson.config), f"stop {i}: {name}"
         assert not exceptions(page), f"exception on {name}"
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"error on {name}"
+        if name in PLOTTED:  # every view has something to show, from step 0 on
+            page.wait_for_selector(PLOT, timeout=30_000)
+            assert max(plot_points(page)) > 0, f"empty charts on {name}"
         if name != "Compare cells":  # Compare shows its own group's progress
             step = progress_step(page) if page.locator('[data-testid="stProgress"]').count() else last
             assert step >= last, f"progress went back on {name}: {step} < {last}"
@@ -66,31 +79,42 @@ def test_a_lesson_then_every_page_twice_keeps_the_settings_and_the_progress(serv
     shot(page, "journey_end")
 
 
-def test_a_change_on_one_page_shows_on_the_next_and_survives_a_reload(server, browser):
+def test_a_change_on_one_page_shows_on_the_next_pause_holds_and_a_reload_keeps_it(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/Train")
+    page.goto(f"{server}/Train?steps=100000")  # long enough to pause
     field = page.get_by_label("Hidden units", exact=True)
     field.fill("24")
     field.press("Enter")
     page.get_by_text("Settings changed").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Play", exact=True).click(timeout=30_000)
+    wait_for_step(page, 20)
+    page.get_by_role("button", name="Pause", exact=True).click(timeout=30_000)
+    page.get_by_role("button", name="Play", exact=True).wait_for(timeout=30_000)
+    paused_at = progress_step(page)
+    time.sleep(2)
+    assert progress_step(page) == paused_at, "training went on after Pause"
     page.get_by_role("link", name="Gates").first.click()
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
     assert page.get_by_label("Hidden units", exact=True).input_value() == "24"
-    assert "hidden_size=24" in page.url
+    assert "hidden_size=24" in page.url and progress_step(page) == paused_at
     page.reload()
     page.get_by_label("Hidden units", exact=True).wait_for(timeout=30_000)
     assert page.get_by_label("Hidden units", exact=True).input_value() == "24"
+    assert not exceptions(page)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.key for lesson in LESSONS])
-def test_every_lesson_button_in_a_fresh_session_starts_training(server, browser, lesson):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # a new person
-    page = context.new_page()
+def test_every_lesson_button_in_a_fresh_session_starts_training(server, people, lesson):
+    page = people.new_page()  # a new person: a fresh session
     page.goto(server)
-    page.locator(f".st-key-lesson_{lesson.key} button").click(timeout=60_000)
+    button = page.locator(f".st-key-lesson_{lesson.key} button")
+    button.wait_for(timeout=60_000)
+    clicked = time.time()
+    button.click()
     page.wait_for_url(f"**/{lesson.page.split('_', 1)[1].removesuffix('.py')}**", timeout=30_000)
-    wait_for_step(page, 1, timeout=120)  # this server also serves the lessons before this one
+    wait_for_step(page, 1, timeout=30)  # the previous lessons were paused: the server is this person's
+    print(f"{lesson.key}: training shown {time.time() - clicked:.1f} s after the click")
     assert not exceptions(page)
     pause = page.get_by_role("button", name="Pause", exact=True)
     if pause.count():  # leave as a user who is done would, so the next lesson's session gets the server
@@ -98,4 +122,4 @@ def test_every_lesson_button_in_a_fresh_session_starts_training(server, browser,
             pause.first.click(timeout=5_000)
         except PlaywrightError:  # the lesson ended (the button went) between the count and the click
             pass
-    context.close()
+    page.close()

@@ -7,7 +7,7 @@ from tests.browser import exceptions, streamlit_server, train_sessions
 pytestmark = pytest.mark.browser
 
 SESSIONS = 8
-STEPS = 40  # the default config, shortened: here the 8 browsers share the server's 2 cores
+STEPS = 20  # the default config, shortened: here the 8 browsers share the server's 2 cores
 
 
 def test_eight_sessions_train_at_once_and_a_ninth_gets_the_cached_run(browser):

@@ -4,6 +4,8 @@ A model that learned nothing fails every "it learns" threshold here: they sit we
 Runs are trained once per module and shared (the LSTM run serves both adding-problem lessons).
 """
 
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -14,21 +16,40 @@ from rnnviz.cellspec import KINDS
 from rnnviz.compare import variants
 from rnnviz.lessons import BY_KEY, LESSONS
 from rnnviz.model import parameter_count
-from rnnviz.train import build_model
+from rnnviz.sweep import run_one
+from rnnviz.train import Run, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def until_solved(config) -> Run:
+    """The run of `config` stopped once solved (checked every eval_every steps, as the Sweep page does), or the
+    whole run when it never solves: what a claim "it solves within the lesson's steps" needs, no more."""
+    return run_one(config)[1]
+
+
 @pytest.fixture(scope="module")
 def runs():
-    """runs(config) -> Run, trained once per module on one thread (small batches lose from a second one)."""
+    """runs(*configs, train=train_run) -> the Run (or a list of Runs): trained once per module on one thread each
+    (small batches lose from a second one); several at once train side by side in processes of their own
+    (training is deterministic)."""
     threads, cache = torch.get_num_threads(), {}
     torch.set_num_threads(1)
 
-    def get(config):
-        if config not in cache:
-            cache[config] = train_run(config)
-        return cache[config]
+    def get(*configs, train=train_run):
+        todo = list(dict.fromkeys(c for c in configs if (c, train) not in cache))
+        if len(todo) > 1:
+            # a process each: the OS shares the cores, so the longest run no longer waits behind another
+            with ProcessPoolExecutor(len(todo), mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+                cache.update(zip([(c, train) for c in todo], pool.map(train, todo), strict=True))
+        elif todo:
+            cache[todo[0], train] = train(todo[0])
+        found = [cache[c, train] for c in configs]
+        return found[0] if len(configs) == 1 else found
 
     yield get
     torch.set_num_threads(threads)
@@ -92,9 +113,11 @@ def test_radius_small_the_gradient_dies_within_a_few_steps(runs):
 @pytest.mark.slow
 def test_lstm_remembers_the_lstm_solves_adding_at_t50_and_the_rnn_does_not(runs):
     lesson = BY_KEY["lstm_remembers"]
-    cells = {cell: runs(config) for cell, config in variants(lesson.config, list(lesson.compare)).items()}
+    configs = variants(lesson.config, list(lesson.compare))
+    cells = dict(zip(configs, runs(*configs.values(), train=until_solved), strict=True))
     lstm, rnn = cells["lstm"], cells["rnn_tanh"]
-    assert lstm.config == lesson.config
+    assert lstm.config == lesson.config.replace(steps=lstm.step) and lstm.step <= lesson.config.steps
+    assert rnn.step == lesson.config.steps  # never solved: trained to the lesson's last step
     assert scores(lstm)["mae"] < 0.04 and scores(lstm)["solved"] == 1.0
     assert decay(lstm).verdict == "steady" and decay(rnn).verdict == "vanishing"
     assert scores(rnn)["mae"] > 0.25 and scores(rnn)["solved"] == 0.0  # the baseline (always 1.0) scores 1/3
@@ -104,8 +127,9 @@ def test_lstm_remembers_the_lstm_solves_adding_at_t50_and_the_rnn_does_not(runs)
 @pytest.mark.slow
 def test_gru_lighter_both_solve_the_adding_problem(runs):
     lesson = BY_KEY["gru_lighter"]
-    for cell, config in variants(lesson.config, list(lesson.compare)).items():
-        assert scores(runs(config))["mae"] < 0.04, cell
+    configs = variants(lesson.config, list(lesson.compare))
+    for cell, run in zip(configs, runs(*configs.values(), train=until_solved), strict=True):
+        assert scores(run)["mae"] < 0.04 and run.step <= lesson.config.steps, cell
 
 
 def test_gru_lighter_a_gru_has_three_quarters_of_an_lstms_recurrent_weights():

@@ -12,7 +12,7 @@ import torch
 from rnnviz import RunConfig, train_run
 from rnnviz.train import BASE_COLUMNS, Run, build_model, train_model
 
-CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=300, probe_every=7, eval_every=5, batch_size=16)
+CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=120, probe_every=7, eval_every=5, batch_size=16)
 
 
 def reader(run: Run, stop: threading.Event, errors: list, seen: list) -> None:
@@ -29,6 +29,7 @@ def reader(run: Run, stop: threading.Event, errors: list, seen: list) -> None:
             assert steps == sorted(set(steps)) and all(s <= h["step"].iloc[-1] for s in steps)
             assert run.version >= version
             seen.append((step, len(h)))
+            time.sleep(0.002)  # a page reads every second or so: a reader that never let go would only test the GIL
     except Exception as e:  # noqa: BLE001 - any failure in a reader fails the test
         errors.append(e)
 

@@ -168,7 +168,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
     (rezip({MANIFEST: b'{"format": "something-else"}'}), "does not describe an rnnviz run file"),
     (rezip({MANIFEST: b'{"format": "rnnviz-run", "version": 99}'}), "version 99 is not supported"),
     (rezip({MANIFEST: b"{not json"}), "not valid JSON"),
-])
+], ids=["empty", "png", "zip-header-only", "docx", "other-format", "version-99", "bad-json"])  # zips carry a date
 def test_foreign_and_malformed_files_are_refused(blob, message):
     with pytest.raises(RunFileError, match=message):
         load_run(blob)
