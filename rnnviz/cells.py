@@ -44,8 +44,9 @@ def gru_cell(xp, hp, state):
 
 def recurrent(h: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor | None = None) -> torch.Tensor:
     """hp = W_hh h (+ b_hh): (..., H) -> (..., G*H), for one step or for every step at once."""
-    hp = h.reshape(-1, h.shape[-1]) @ w_hh.T if b_hh is None else torch.addmm(b_hh, h.reshape(-1, h.shape[-1]), w_hh.T)
-    return hp.view(*h.shape[:-1], -1)
+    rows = h.reshape(-1, h.shape[-1])
+    hp = rows @ w_hh.T if b_hh is None else torch.addmm(b_hh, rows, w_hh.T)
+    return hp.view(*h.shape[:-1], w_hh.shape[0])  # (no -1: there may be no rows at all)
 
 
 def step(cell, xp, state, w_hh, b_hh=None):
@@ -78,7 +79,7 @@ def layer_modules(rnn: torch.nn.RNNBase) -> list[torch.nn.RNNBase]:
     layers = _LAYERS.get(rnn)
     if layers is None or any(getattr(m, f"{n}_l0") is not getattr(rnn, f"{n}_l{k}")
                              for k, m in enumerate(layers) for n in names):
-        kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, torch.nn.RNN) else {}
+        kwargs = {"nonlinearity": rnn.nonlinearity} if hasattr(rnn, "nonlinearity") else {}  # nn.RNN's only
         layers = []
         for k in range(rnn.num_layers):
             inputs = rnn.input_size if k == 0 else rnn.hidden_size

@@ -182,7 +182,9 @@ def find_fixed_points(model, x: torch.Tensor, starts: np.ndarray, search: FixedP
     """Minimise q(s) = 1/2 ||F(s, x) - s||^2 from many starts; keep, de-duplicate and classify the minima."""
     t0, search = time.perf_counter(), search or FixedPointSearch()
     F = stack_map(model, x)
-    s = _adam(F, _pick_starts(starts, search), search, t0)
+    s = _pick_starts(starts, search)
+    if len(s):  # else nothing to start from (every start not finite): no points, said as such
+        s = _adam(F, s, search, t0)
     s, _ = _dedup(*_converged(F, s, 100 * search.slow_q), search.dedup)  # Newton only on distinct candidates
     s = _newton(F, s[: search.polish], deadline=t0 + 2 * search.budget_s)  # the best ones: Newton costs S^3 each
     s, q = _dedup(*_converged(F, s, search.slow_q), search.dedup)
@@ -227,7 +229,7 @@ def _newton(F, s: torch.Tensor, deadline: float, steps: int = 8) -> torch.Tensor
     """Polish with Newton on F(s) - s = 0 until `deadline`; a row moves only while its q goes down."""
     eye = torch.eye(s.shape[1], dtype=s.dtype)
     for _ in range(steps):
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or not len(s):  # (no candidate converged enough to polish)
             break
         r = F(s) - s  # (N, S)
         J = vmap(jacrev(lambda v: F(v[None])[0]))(s) - eye  # (N, S, S)

@@ -142,6 +142,8 @@ class RunCache:
 
 
 SLOTS = Slots(server.TRAINING_SLOTS)  # RNNVIZ_* variables are validated in rnnviz.server
+SWEEP_SLOTS = Slots(max(1, SLOTS.n - 1))  # sweeps, all together, leave at least one training slot to live sessions
+UNLIMITED = Slots(2**31 - 1)  # for runs that train elsewhere (Ray actors): the cluster schedules them, not this server
 RUN_CACHE = RunCache(server.CACHE_RUNS, server.CACHE_MB * 2**20)
 SWITCH_INTERVAL = 0.0002  # seconds
 TORCH_THREADS = server.TORCH_THREADS

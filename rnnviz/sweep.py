@@ -9,9 +9,9 @@ import math
 import os
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, ProcessPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -30,7 +30,8 @@ RAY_ADDRESS_ENV = "RNNVIZ_RAY_ADDRESS"  # e.g. "auto" or "ray://head:10001"; uns
 MAX_RUNS = 2000  # a grid larger than this is refused
 GRID_AXES = ("cell", "seq_len", "seed", "steps")  # set by the grid itself, so not allowed as extra fields
 COLUMNS = ["cell", "seq_len", "seed", "solved", "steps_to_solve", "metric", "final", "steps", "seconds",
-           "diverged", "cached"]
+           "diverged", "cached", "error"]
+IDLE_SECONDS = 60.0  # a sweep whose page has not asked for news this long, and whose browser has gone, stops
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ PRESETS = {
     "adding": Preset(
         "RNN vs LSTM vs GRU on adding, T = 10 … 200",
         Grid(_ADDING, COMPARED, (10, 20, 50, 100, 200), (0, 1, 2), budget=3000),
-        "Hochreiter & Schmidhuber 1997: the tanh RNN stops solving as T grows; LSTM and GRU keep solving.",
+        "Hochreiter & Schmidhuber 1997: the tanh RNN stops solving as T grows (here from T = 20); LSTM and GRU "
+        "keep solving to T = 100 within 3,000 steps. At T = 200 the GRU still does, while the LSTM needs 3,150 to "
+        "4,500 steps: raise the budget to 5,000 to see it solve.",
     ),
     "memory": Preset(
         "memory task, T = 10 … 400",
@@ -149,8 +152,16 @@ def result_row(run: Run, scores: dict[str, float], solved_at: int | None, cached
         "cell": config.cell, "seq_len": config.seq_len, "seed": config.seed,
         "solved": solved_at is not None, "steps_to_solve": solved_at, "metric": metric,
         "final": scores.get(metric, float("nan")), "steps": run.step, "seconds": run.seconds,
-        "diverged": run.diverged_at is not None, "cached": cached, "config": config,
+        "diverged": run.diverged_at is not None, "cached": cached, "error": None, "config": config,
     }
+
+
+def failed_row(config: RunConfig, err: BaseException) -> dict:
+    """A run that raised (e.g. its worker process died): the sweep goes on without it, saying why."""
+    return {"cell": config.cell, "seq_len": config.seq_len, "seed": config.seed, "solved": False,
+            "steps_to_solve": None, "metric": None, "final": float("nan"), "steps": 0, "seconds": 0.0,
+            "diverged": False, "cached": False, "error": f"{type(err).__name__}: {err}".splitlines()[0],
+            "config": config}
 
 
 def row_from_cache(run: Run) -> dict:
@@ -289,48 +300,83 @@ def make_backend(kind: str = "auto", address: str | None = None, workers: int | 
 
 # ---- the sweep -------------------------------------------------------------------------------------------------
 
-def sweep(grid: Grid, backend, cache: jobs.RunCache | None = None, slots: jobs.Slots | None = None,
+def sweep(grid: Grid, backend, cache: jobs.RunCache | None = None, slots=None,
           stop: Callable[[], bool] | None = None, slot_timeout: float = 0.2) -> Iterator[dict]:
-    """Yield one result row per run as runs finish (cache hits first). Every run under way holds one of
-    `slots` (the server's training slots), so a sweep never trains more than the server allows.
-    Closing the generator (or `stop()` turning true) stops the runs under way; rows yielded are kept."""
+    """Yield one result row per run as runs finish (cache hits first). Every run under way holds one of each of
+    `slots` (a Slots, or several: e.g. the sweeps' share and the server's training slots), so a sweep never trains
+    more than the server allows. Closing the generator (or `stop()` turning true) stops the runs under way;
+    rows yielded are kept. A run that raises gives a row with its `error` and the sweep goes on."""
     stop = stop or (lambda: False)
+    slots = () if slots is None else (slots,) if isinstance(slots, jobs.Slots) else tuple(slots)
     todo = deque(grid.configs())
-    running: dict[Future, ExitStack] = {}
+    running: dict[Future, tuple[ExitStack, RunConfig]] = {}
     try:
         while (todo or running) and not stop():
             while todo and len(running) < backend.workers:
-                hit = cache.get(todo[0].key()) if cache is not None else None
+                hit = cached_run(cache, todo[0])
                 if hit is not None:
                     todo.popleft()
                     yield row_from_cache(hit)
                     continue
-                held = _take_slot(slots, slot_timeout)
+                held = _take_slots(slots, slot_timeout)
                 if held is None:
                     break
-                running[backend.submit(todo.popleft())] = held
+                config = todo.popleft()
+                running[backend.submit(config)] = (held, config)
             yield from _collect(running, cache, timeout=slot_timeout)
     finally:
         backend.close()
-        for held in running.values():
+        for held, _ in running.values():
             held.close()
 
 
-def _take_slot(slots: jobs.Slots | None, timeout: float) -> ExitStack | None:
-    held = ExitStack()
-    if slots is not None and not held.enter_context(slots.hold(timeout)):
-        held.close()
+_SOLVED: OrderedDict[str, str] = OrderedDict()  # a sweep run's key -> the key of the run it ended as, solved early
+_SOLVED_MAX = 10_000
+
+
+def cached_run(cache: jobs.RunCache | None, config: RunConfig) -> Run | None:
+    """The finished run of a sweep's `config` from the run cache: itself, or the run it became when it was solved
+    before its budget (cached under its own, shorter steps; training is deterministic, so it is the same)."""
+    if cache is None:
         return None
+    hit = cache.get(config.key())
+    if hit is None and (alias := _SOLVED.get(config.key())) is not None:
+        hit = cache.get(alias)
+    return hit
+
+
+def _remember_solved(asked: RunConfig, run: Run) -> None:
+    if run.config != asked:
+        _SOLVED[asked.key()] = run.config.key()
+        _SOLVED.move_to_end(asked.key())
+        while len(_SOLVED) > _SOLVED_MAX:
+            _SOLVED.popitem(last=False)
+
+
+def _take_slots(slots: tuple, timeout: float) -> ExitStack | None:
+    """Hold one of each of `slots` (in order), or none of them if one is not free within `timeout`."""
+    held = ExitStack()
+    for s in slots:
+        if not held.enter_context(s.hold(timeout)):
+            held.close()
+            return None
     return held
 
 
-def _collect(running: dict[Future, ExitStack], cache: jobs.RunCache | None, timeout: float) -> Iterator[dict]:
+def _collect(running: dict, cache: jobs.RunCache | None, timeout: float) -> Iterator[dict]:
     if not running:
         return
     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
     for future in done:
-        running.pop(future).close()  # give the slot back
-        out = future.result()
+        held, asked = running.pop(future)
+        held.close()  # give the slots back
+        try:
+            out = future.result()
+        except BrokenExecutor:
+            raise  # the pool itself is gone: nothing more can run
+        except Exception as err:
+            yield failed_row(asked, err)
+            continue
         if out is None:
             continue
         row, run = out
@@ -339,6 +385,7 @@ def _collect(running: dict[Future, ExitStack], cache: jobs.RunCache | None, time
         row["config"] = run.config
         if cache is not None:
             cache.put(run.config.key(), run)
+            _remember_solved(asked, run)
         yield row
 
 
@@ -352,9 +399,14 @@ def frame(rows: list[dict], extra: list[str] | tuple = ()) -> pd.DataFrame:
 
 
 class Sweep:
-    """A sweep under way: a background thread collects rows; read `results`, `done`, `total`, `seconds_left`."""
+    """A sweep under way: a background thread collects rows; read `results`, `done`, `total`, `seconds_left`.
 
-    def __init__(self, grid: Grid, backend=None, cache: jobs.RunCache | None = None, slots: jobs.Slots | None = None):
+    The page calls `touch()` whenever it draws; a sweep not touched for `idle_seconds` whose browser session has
+    gone (`connected`, set by the page) stops by itself, keeping what finished, so an abandoned sweep frees its
+    slots."""
+
+    def __init__(self, grid: Grid, backend=None, cache: jobs.RunCache | None = None, slots=None,
+                 idle_seconds: float = IDLE_SECONDS):
         self.grid, self.total = grid, len(grid.configs())
         self._backend, self._cache, self._slots = backend, cache, slots
         self._rows: list[dict] = []
@@ -363,6 +415,9 @@ class Sweep:
         self._thread: threading.Thread | None = None
         self.error: str | None = None
         self.started = self.ended = None
+        self.idle_seconds, self.connected = idle_seconds, None
+        self._seen = time.monotonic()
+        self.abandoned = False  # stopped because nobody was watching
 
     def _make_backend(self):
         return self._backend() if callable(self._backend) else self._backend or make_backend()
@@ -373,10 +428,21 @@ class Sweep:
         self._thread.start()
         return self
 
+    def touch(self) -> None:
+        self._seen = time.monotonic()
+
+    def _should_stop(self) -> bool:
+        if self._stop.is_set():
+            return True
+        if time.monotonic() - self._seen > self.idle_seconds and (self.connected is None or not self.connected()):
+            self.abandoned = True
+            self._stop.set()
+        return self._stop.is_set()
+
     def _work(self) -> None:
         try:
             backend = self._make_backend()
-            for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._stop.is_set):
+            for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._should_stop):
                 with self._lock:
                     self._rows.append(row)
         except Exception as err:  # shown on the page; the rows so far are kept
@@ -413,11 +479,15 @@ class Sweep:
 
     @property
     def seconds_left(self) -> float | None:
-        """Elapsed time per finished run times the runs left (None before the first result)."""
-        if not self.done or self.started is None:
+        """Elapsed time per run trained so far times the runs left (cache hits cost nothing; None before the
+        first trained run)."""
+        with self._lock:
+            trained = sum(not r["cached"] for r in self._rows)
+        if not self.running:
+            return 0.0
+        if not trained or self.started is None:
             return None
-        elapsed = (self.ended or time.perf_counter()) - self.started
-        return elapsed / self.done * (self.total - self.done) if self.running else 0.0
+        return (time.perf_counter() - self.started) / trained * (self.total - self.done)
 
 
 def summary(results: pd.DataFrame, by: tuple[str, ...] = ("cell", "seq_len")) -> pd.DataFrame:
@@ -461,9 +531,12 @@ def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget:
 
 
 def start_sweep(grid: Grid, address: str | None = None) -> Sweep:
-    """Locally: a process pool whose runs each hold one of the server's training slots, so live sessions keep
-    theirs. With a Ray address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
+    """Locally: a process pool whose runs each hold one of the sweeps' share of the server's training slots and one
+    training slot, so all sweeps together leave at least one slot to live sessions (jobs.SWEEP_SLOTS). With a Ray
+    address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
     if address and not ray_available():
         raise ConfigError("a Ray address is set but ray is not installed: pip install -r requirements-ray.txt")
-    kind, slots = ("ray", None) if address else ("local", jobs.SLOTS)
-    return Sweep(grid, lambda: make_backend(kind, address), jobs.RUN_CACHE, slots).start()
+    if address:
+        return Sweep(grid, lambda: make_backend("ray", address), jobs.RUN_CACHE).start()
+    slots = (jobs.SWEEP_SLOTS, jobs.SLOTS)
+    return Sweep(grid, lambda: LocalPool(jobs.SWEEP_SLOTS.n), jobs.RUN_CACHE, slots).start()

@@ -192,6 +192,18 @@ def test_search_is_seeded_and_deduplicated():
     assert d.min() > D.FixedPointSearch().dedup
 
 
+@pytest.mark.parametrize("cell", KINDS)
+@pytest.mark.parametrize("case", ["nothing converges", "no finite start"])
+def test_a_search_that_finds_nothing_says_so_instead_of_failing(cell, case):
+    config = RunConfig(cell=cell, hidden_size=4, seq_len=5)
+    model, _ = _model(config, input_size=1)
+    S = 4 * spec(cell).state_parts
+    starts = np.full((20, S), np.nan) if case == "no finite start" else np.random.default_rng(0).normal(size=(20, S))
+    search = D.FixedPointSearch(iterations=1, slow_q=1e-30, fixed_q=1e-40, budget_s=600)
+    fp = D.find_fixed_points(model, torch.zeros(1), starts, search)
+    assert len(fp.states) == len(fp.kind) == len(fp.q) == 0 and fp.hidden.shape == (0, 4)
+
+
 UNHURRIED = D.FixedPointSearch(budget_s=600)  # a shared, loaded machine must not cut the search short
 
 
