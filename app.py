@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz import analysis, figures
 from rnnviz.lessons import LESSONS
-from rnnviz.ui import PAGES, live, page
+from rnnviz.ui import PAGES, chart, live, page
 from rnnviz.ui.state import start_lesson
 
 state = page("rnnviz — watch recurrent networks learn", control=False)
@@ -25,9 +25,9 @@ def home_figure(state) -> None:
     if run is not None and run.probes:
         step, trace = run.probes[-1]
         decay = analysis.decay_rate(trace.grad_norms[-1])
-        st.plotly_chart(figures.grad_norms_over_time([(step, trace.grad_norms[-1].mean(0))], decay), width="stretch")
-        st.caption("How strongly the last step's loss reaches back to each earlier time step: a line falling to "
-                   "the left is a vanishing gradient. Start a lesson to watch it change as the model learns.")
+        chart(figures.grad_norms_over_time([(step, trace.grad_norms[-1].mean(0))], decay),
+              "How strongly the last step's loss reaches back to each earlier time step: a line falling to the left "
+              "is a vanishing gradient. Start a lesson to watch it change as the model learns.", key="home_grad")
 
 
 st.markdown(

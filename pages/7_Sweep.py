@@ -8,51 +8,65 @@ import streamlit as st
 from rnnviz import ConfigError, DatasetError, figures, sweep
 from rnnviz.config import CELLS, to_query
 from rnnviz.ui import chart, page
+from rnnviz.ui.control import session_connected
+from rnnviz.ui.views import view_widget
 
-TASKS = ("adding", "memory", "temporal_order")
 state = page("Sweep", icon="📈", control=False)
 st.caption("One run shows one case; this shows the curve. Every cell trains on every sequence length with "
            "several seeds, each run to the step budget or until it solves the task (the dataset's threshold). "
            "A sweep keeps what finished if you stop it; finished runs open in the other pages from the table.")
+# the choices live in state.view (sw_preset, sw_task, ...), so they survive page switches like every view setting
+if "sw_preset" not in state.view:
+    state.view.update(sw_preset="adding", **{f"sw_{k}": v for k, v in sweep.preset_form("adding").items()})
 
 
-def load_preset() -> None:
-    grid = sweep.PRESETS[st.session_state.sw_preset].grid
-    st.session_state.update(sw_task=grid.base.dataset, sw_cells=list(grid.cells), sw_budget=grid.budget,
-                            sw_lengths=", ".join(map(str, grid.seq_lens)), sw_seeds=len(grid.seeds))
+def load_preset(key: str) -> None:
+    state.view.update(sw_preset=st.session_state[key],
+                      **{f"sw_{k}": v for k, v in sweep.preset_form(st.session_state[key]).items()})
+    state.form += 1  # every widget redraws from the preset's values
 
 
-if "sw_preset" not in st.session_state:
-    st.session_state.sw_preset = "adding"
-    load_preset()
-st.selectbox("Preset", list(sweep.PRESETS), format_func=lambda k: sweep.PRESETS[k].title, key="sw_preset",
-             on_change=load_preset, help="Loads the preset's task, cells, lengths, seeds and budget.")
+preset_key = state.key("view_sw_preset")
+st.selectbox("Preset", list(sweep.PRESETS), index=list(sweep.PRESETS).index(state.view["sw_preset"]),
+             format_func=lambda k: sweep.PRESETS[k].title, key=preset_key, on_change=load_preset, args=(preset_key,),
+             help="Loads the preset's task, cells, lengths, seeds and budget.")
 c = st.columns([1, 2, 2, 1, 1])
-c[0].selectbox("Task", TASKS, key="sw_task")
-c[1].multiselect("Cells", list(CELLS), key="sw_cells")
-c[2].text_input("Sequence lengths T", key="sw_lengths", help="Comma-separated, each 2 to 2000.")
-c[3].number_input("Seeds", 1, 20, key="sw_seeds")
-c[4].number_input("Step budget", 10, 100_000, step=500, key="sw_budget")
-base = sweep.PRESETS[st.session_state.sw_preset].grid.base
-st.caption(f"Other settings from the preset: {base.hidden_size} units, {base.optimizer} lr {base.lr:g}, clip "
-           f"{base.clip}, batch {base.batch_size}; solved is checked every "
-           f"{sweep.PRESETS[st.session_state.sw_preset].grid.check_every} steps.")
+with c[0]:
+    view_widget(state, "sw_task", "adding", st.selectbox, "Task", sweep.SWEEP_TASKS)
+with c[1]:
+    view_widget(state, "sw_cells", [], st.multiselect, "Cells", list(CELLS))
+with c[2]:
+    view_widget(state, "sw_lengths", "", st.text_input, "Sequence lengths T", help="Comma-separated, each 2 to 2000.")
+with c[3]:
+    view_widget(state, "sw_seeds", 3, st.number_input, "Seeds", min_value=1, max_value=20)
+with c[4]:
+    view_widget(state, "sw_budget", 3000, st.number_input, "Step budget", min_value=10, max_value=100_000, step=500)
+preset = sweep.PRESETS[state.view["sw_preset"]]
+st.caption(f"Other settings from the preset: {preset.grid.base.hidden_size} units, {preset.grid.base.optimizer} lr "
+           f"{preset.grid.base.lr:g}, clip {preset.grid.base.clip}, batch {preset.grid.base.batch_size}; solved is "
+           f"checked every {preset.grid.check_every} steps. {preset.why}")
 
-if sweep.ray_available():
-    address = st.text_input("Ray cluster address", value=sweep.ray_address() or "", key="sw_ray",
-                            help=f"Empty: this server's cores (a process pool). Default from {sweep.RAY_ADDRESS_ENV}.")
-else:
+if not sweep.ray_available():
     address = None
     st.caption(f"Runs use this server's cores. To run sweeps on a Ray cluster: `pip install -r requirements-ray.txt`"
                f", then set {sweep.RAY_ADDRESS_ENV} (e.g. `auto` or `ray://head:10001`) or the address here.")
+elif sweep.ray_address():  # the server's operator chose the cluster: attendees can't point sweeps elsewhere
+    address = sweep.ray_address()
+    st.text_input("Ray cluster address", value=address, disabled=True, key=state.key("sw_ray"),
+                  help=f"Set by the server ({sweep.RAY_ADDRESS_ENV}); sweeps run on that cluster.")
+else:
+    address = view_widget(state, "sw_ray", "", st.text_input, "Ray cluster address",
+                          help="Empty: this server's cores (a process pool). Or e.g. `auto`, `ray://head:10001`.")
 
 current = state.view.get("sweep")
 go_col, stop_col = st.columns([1, 5])
 if go_col.button("▶ Run sweep", type="primary", disabled=bool(current and current.running), key="sw_start"):
+    v = state.view
     try:
-        grid = sweep.grid_for(st.session_state.sw_preset, st.session_state.sw_task, st.session_state.sw_cells,
-                              st.session_state.sw_lengths, st.session_state.sw_seeds, st.session_state.sw_budget)
+        grid = sweep.grid_for(v["sw_preset"], v["sw_task"], v["sw_cells"], v["sw_lengths"], v["sw_seeds"],
+                              v["sw_budget"])
         state.view["sweep"] = sweep.start_sweep(grid, address or None)
+        st.rerun()  # draw the page again with the sweep under way, so its progress ticks
     except (ConfigError, DatasetError) as err:
         st.error(f"{err}")
 if current is not None and current.running and stop_col.button("⏹ Stop (keeps finished runs)", key="sw_stop"):
@@ -70,6 +84,9 @@ TICKING = current is not None and current.running
 @st.fragment(run_every=1.0 if TICKING else None)
 def progress() -> None:
     s = state.view.get("sweep")
+    if s is not None:
+        s.touch()  # someone is watching: the sweep keeps going (an unwatched one stops by itself)
+        s.connected = s.connected or session_connected()
     if TICKING and not s.running:
         st.rerun()  # the sweep ended: redraw the whole page once, which stops this timer
     if s is None:

@@ -116,8 +116,10 @@ class Saturation:
     high_label: str
 
 
-def saturation(values: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit: fraction of all (sample, step) entries of values (..., H) below `lo` and above `hi`."""
+def saturation(values: np.ndarray, lo: float = SATURATION["sigmoid"][0],
+               hi: float = SATURATION["sigmoid"][1]) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: fraction of all (sample, step) entries of values (..., H) below `lo` and above `hi`
+    (by default a sigmoid gate's thresholds, SATURATION)."""
     v = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])  # (N, H)
     return (v < lo).mean(0), (v > hi).mean(0)
 

@@ -12,10 +12,21 @@ AXES = ("x", "y", "z")
 
 
 def figure_table(fig: go.Figure) -> pd.DataFrame:
-    """Every trace's points in long form: trace, x, y (and z); a heatmap gives one row per cell."""
-    frames = [_trace_table(i, trace) for i, trace in enumerate(fig.data)]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["trace", *AXES])
+    """Every trace's points in long form: trace, x, y (and z); a heatmap gives one row per cell. An animated
+    figure (the replays) gives every frame's points, with a `frame` column (its name: the training step)."""
+    if fig.frames:
+        tables = [_data_table(frame.data).assign(frame=frame.name) for frame in fig.frames]
+        tables = [t for t in tables if len(t)]
+        if tables:
+            table = pd.concat(tables, ignore_index=True)
+            return table[["frame", *[c for c in table.columns if c != "frame"]]]
+    return _data_table(fig.data)
+
+
+def _data_table(traces) -> pd.DataFrame:
+    tables = [_trace_table(i, trace) for i, trace in enumerate(traces)]
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["trace", *AXES])
 
 
 def _trace_table(i: int, trace) -> pd.DataFrame:

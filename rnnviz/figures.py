@@ -16,11 +16,17 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from rnnviz.analysis import Decay, Saturation, decay_rate, downsample, downsample_index, param_grad_columns
-from rnnviz.cellspec import GATE_KIND, KIND_RANGE, gate_label
+from rnnviz.cellspec import GATE_KIND, KIND_RANGE, SPECS, gate_label
 
 MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
 LINE_POINTS = 4_000  # a curve never needs more than this on a screen
 PALETTE = qualitative.Plotly
+
+
+def _cell_color(cell: str) -> str:
+    """One colour per cell kind, the same on every chart (Compare, Sweep) whichever cells are shown."""
+    order = list(SPECS)
+    return PALETTE[(order.index(cell) if cell in order else len(order)) % len(PALETTE)]
 
 CAPTIONS = {
     "loss_curves": "Training and validation loss against step; the dashed line is what a model that learned "
@@ -413,8 +419,8 @@ def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict, log_y: bo
     """Validation (solid) and training (faint) loss of each cell against step, with the shared baseline."""
     fig = go.Figure()
     per_line = min(LINE_POINTS, (MAX_POINTS - 4) // (4 * max(len(histories), 1)))
-    for i, (cell, history) in enumerate(histories.items()):
-        c = PALETTE[i % len(PALETTE)]
+    for cell, history in histories.items():
+        c = _cell_color(cell)
         h = downsample(history, per_line)
         fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name=f"{cell} training",
                         line=dict(color=c, width=1), opacity=0.35, legendgroup=cell)
@@ -432,10 +438,10 @@ def compare_grad_curves(curves: dict[str, np.ndarray]):
     """Each cell's batch-mean ||dL/dh_t|| against t (log y), its fitted factor per step back in the name."""
     fig = go.Figure()
     per_curve = MAX_POINTS // (2 * max(len(curves), 1))
-    for i, (cell, norms) in enumerate(curves.items()):
+    for cell, norms in curves.items():
         t = downsample_index(len(norms), per_curve)
         fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", name=f"{cell}: {decay_rate(norms).label}",
-                        line=dict(color=PALETTE[i % len(PALETTE)], width=2))
+                        line=dict(color=_cell_color(cell), width=2))
     fig.update_yaxes(type="log", exponentformat="power")
     return _style(fig, "Gradient norm through time by cell", "time step t", "‖∂L/∂h_t‖")
 
@@ -681,10 +687,10 @@ CAPTIONS["sweep_steps"] = (
 def sweep_success(summary: pd.DataFrame):
     """Success rate against T per cell, with the spread over seeds as error bars."""
     fig = go.Figure()
-    for i, (cell, g) in enumerate(summary.groupby("cell", sort=False)):
+    for cell, g in summary.groupby("cell", sort=False):
         fig.add_scatter(x=g["seq_len"].to_numpy(), y=_floats(g["success"]), mode="lines+markers", name=cell,
                         error_y=dict(type="data", array=_floats(g["success_se"]), visible=True),
-                        line=dict(color=PALETTE[i % len(PALETTE)], width=2.5),
+                        line=dict(color=_cell_color(cell), width=2.5),
                         customdata=g["runs"].to_numpy(), hovertemplate="T=%{x}: %{y:.0%} of %{customdata} runs")
     fig.update_xaxes(type="log")
     fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%")
@@ -695,8 +701,8 @@ def sweep_steps(results: pd.DataFrame):
     """Steps to solve against T: every solved run, and the median per cell and T."""
     fig = go.Figure()
     solved = results[results["solved"].astype(bool)]
-    for i, (cell, g) in enumerate(solved.groupby("cell", sort=False)):
-        c = PALETTE[i % len(PALETTE)]
+    for cell, g in solved.groupby("cell", sort=False):
+        c = _cell_color(cell)
         steps = _floats(g["steps_to_solve"].astype(float))
         fig.add_scatter(x=g["seq_len"].to_numpy(), y=steps, mode="markers", name=f"{cell} runs",
                         marker=dict(color=c, size=7, opacity=0.5), legendgroup=cell)

@@ -82,6 +82,7 @@ def _actor_class():
 
 
 CONNECT_SECONDS = 15.0  # ray.init can block for minutes on an address nobody answers at
+ACTOR_SECONDS = 30.0  # an actor no CPU of the cluster takes within this long is given up: the run trains here
 RETRY_SECONDS = 60.0  # after a failed connection, sessions train in-process without retrying for this long
 FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
 
@@ -171,6 +172,8 @@ class RayTrainer:
     """Trainer's API (advance, step, close, run, config, finished, from_cache, steps_per_second, seconds_left)
     with the training in a Ray actor; `run` is the local mirror the pages read."""
 
+    remote = True  # trains on the cluster's CPUs, not in one of this server's training slots (rnnviz.worker)
+
     def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None):
         self.config = config
         self.from_cache = run is not None
@@ -188,7 +191,13 @@ class RayTrainer:
         if why is not None:
             raise ConnectionError(why)
         self._actor = _actor_class().remote(config)
-        self._pull(self._call("news"))  # step 0, which the actor's Trainer has already taken
+        try:
+            self._pull(self._call("news", timeout=ACTOR_SECONDS))  # step 0, which the actor's Trainer has taken
+        except Exception as err:
+            self._drop_actor()
+            if type(err).__name__ == "GetTimeoutError":
+                raise TimeoutError(f"no CPU of the cluster took it within {ACTOR_SECONDS:g} s") from None
+            raise
         self._recent.clear()
 
     @property
@@ -209,10 +218,17 @@ class RayTrainer:
         finally:
             self._busy.release()
 
-    def _call(self, method: str, *args):
+    def _call(self, method: str, *args, timeout: float | None = None):
         import ray
 
-        return ray.get(getattr(self._actor, method).remote(*args))
+        return ray.get(getattr(self._actor, method).remote(*args), timeout=timeout)
+
+    def _drop_actor(self) -> None:
+        import ray
+
+        actor, self._actor = self._actor, None
+        if actor is not None:
+            ray.kill(actor)
 
     def _pull(self, news: dict) -> int:
         """Bring the mirror up to date: each event recorded as the actor's run recorded it (rows, probes and the
@@ -242,11 +258,7 @@ class RayTrainer:
             yield
 
     def close(self) -> None:
-        if self._actor is not None:
-            import ray
-
-            ray.kill(self._actor)
-            self._actor = None
+        self._drop_actor()
 
     @property
     def steps_per_second(self) -> float | None:

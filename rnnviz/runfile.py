@@ -27,6 +27,7 @@ MAX_FILE_BYTES = 64 * 2**20  # the .zip as uploaded
 MAX_UNCOMPRESSED_BYTES = 256 * 2**20  # all entries together, nested archives included
 MAX_ENTRIES = 16  # in the run file and in its probes .npz
 MAX_TORCH_ENTRIES = 512  # in a torch.save archive inside it (one record per tensor: weights, Adam's moments)
+DIRECTORY_BYTES_PER_ENTRY = 1024  # the central directory: a 46-byte record, name and extras per entry (ours: < 120)
 MAX_RATIO = 200  # uncompressed / compressed per entry, for entries above RATIO_FLOOR
 RATIO_FLOOR = 2**20  # small entries may compress well (a JSON of defaults) without looking like a bomb
 
@@ -79,6 +80,15 @@ def save_run(run: Run) -> bytes:
         raise RunFileError(f"this run is too large for a run file ({len(data) / 2**20:.0f} MB; the limit is "
                            f"{MAX_FILE_BYTES // 2**20} MB): fewer units, layers or probe samples make it smaller")
     return data
+
+
+NOT_SAVED = "NOT_SAVED.txt"
+
+
+def not_saved(err: RunFileError) -> bytes:
+    """What a download gives when the run could not be saved: a .zip with one note saying why (opening it here
+    says it is not a run file)."""
+    return _zip({NOT_SAVED: f"This run could not be saved as a run file: {err}.\n".encode()})
 
 
 def _size(entries: dict[str, bytes]) -> int:
@@ -165,8 +175,8 @@ def load_run(data: bytes) -> Run:
     """A Run from run-file bytes: data rebuilt from the config, model restored; RunFileError if unusable."""
     entries = read_entries(data)
     _check_manifest(entries)
+    _restore_upload(entries)  # first: the settings' memory check measures the dataset the upload makes
     config = _config(entries[CONFIG])
-    _restore_upload(config, entries)
     try:
         dataset = load_dataset(config)
     except (DatasetError, ConfigError) as err:
@@ -216,6 +226,10 @@ def _check_entry_count(data: bytes, what: str, max_entries: int) -> None:
     if count > max_entries:
         raise RunFileError(f"{what} has {count if count < 0xFFFF else 'over 65,535'} entries; at most {max_entries} "
                            "are allowed")
+    directory = int.from_bytes(data[end + 12 : end + 16], "little")  # zipfile parses all of it, whatever the count
+    if directory > max_entries * DIRECTORY_BYTES_PER_ENTRY:
+        raise RunFileError(f"{what}'s directory of entries is {directory:,} bytes; at most "
+                           f"{max_entries * DIRECTORY_BYTES_PER_ENTRY:,} are allowed for {max_entries} entries")
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], what: str, budget: int, max_entries: int) -> None:
@@ -274,7 +288,7 @@ def _config(blob: bytes) -> RunConfig:
         raise RunFileError(f"the run's settings were refused: {err}") from None
 
 
-def _restore_upload(config: RunConfig, entries: dict[str, bytes]) -> None:
+def _restore_upload(entries: dict[str, bytes]) -> None:
     """Put the file the run trained on back into this server's upload store (checked like any upload)."""
     from rnnviz.datasets import register_upload
 

@@ -519,6 +519,17 @@ def parse_lengths(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+SWEEP_TASKS = ("adding", "memory", "temporal_order")  # long-range tasks with a "solved" threshold
+FORM_FIELDS = ("task", "cells", "lengths", "seeds", "budget")  # the Sweep page's choices besides the preset
+
+
+def preset_form(preset: str) -> dict:
+    """The Sweep page's choices as a preset sets them: {task, cells, lengths, seeds, budget}."""
+    grid = PRESETS[preset].grid
+    return {"task": grid.base.dataset, "cells": list(grid.cells), "lengths": ", ".join(map(str, grid.seq_lens)),
+            "seeds": len(grid.seeds), "budget": grid.budget}
+
+
 def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget: int) -> Grid:
     """The page's choices on top of a preset's base config; bad choices raise ConfigError."""
     base = PRESETS[preset].grid.base

@@ -46,7 +46,8 @@ class Worker:
         self.trainers = list(trainers)
         self.borrowed = list(borrowed)  # trained here but owned elsewhere (the session's run in the Compare group)
         self.on_finish = on_finish or _share_finished
-        self.slots = slots or jobs.SLOTS
+        # runs trained on a Ray cluster (RayTrainer.remote) take no training slot here: the cluster schedules them
+        self.slots = slots or (jobs.UNLIMITED if all(getattr(t, "remote", False) for t in trainers) else jobs.SLOTS)
         self.idle_seconds = idle_seconds
         self.waiting = False  # Play is on but no training slot is free
         self.paused_idle = False  # paused because nobody was watching

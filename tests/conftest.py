@@ -7,9 +7,6 @@ import torch
 
 from rnnviz import RunConfig, SequenceData, SequenceModel
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
-TASKS = ("regression", "classification", "next_token")
-
 
 def _tiny_data(task: str, n: int = 48, T: int = 7, seed: int = 0) -> SequenceData:
     """Random data of the right shapes: 3 features / 2 regression outputs / 3 classes / 5 tokens."""

@@ -156,3 +156,23 @@ def test_dynamics_figures_stay_under_the_point_budget():
     figures.add_fixed_points(traj, rng.random((10_000, 3)), ["stable"] * 10_000, np.ones(10_000, bool))
     figures.trajectory_cursor(traj, rng.random((64, 2000, 3)), 0, 1999)
     assert points(traj) <= figures.MAX_POINTS
+
+
+def test_a_selection_on_any_chart_moves_the_cursor_once(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnviz import RunConfig
+    from rnnviz.ui import views
+    from rnnviz.ui.state import AppState
+
+    events = {"traj_sel": None, "grad_sel": {"selection": {"points": [{"x": 7}, {"x": 4}]}}}
+    monkeypatch.setattr(views, "st", SimpleNamespace(session_state=events))  # what Streamlit keeps per chart key
+    state, keys = AppState(RunConfig()), {"traj_sel": False, "grad_sel": True}
+    assert views.time_cursor(state, keys, T=10) == (4, 7) and state.view["time"] == (4, 7)
+    state.view.pop("time")  # "Clear cursor"; the chart still holds its old selection, which is not news
+    assert views.time_cursor(state, keys, T=10) is None
+    events["traj_sel"] = {"selection": {"points": [{"customdata": [12]}]}}  # a trajectory point: its time step
+    assert views.time_cursor(state, keys, T=10) is None  # t = 12 is past this run's T
+    assert views.time_cursor(state, keys, T=20) == (12, 12)
+    events["grad_sel"] = {"selection": {"box": [{"x": [-3.2, 30.4]}]}}  # a box wider than the sequence
+    assert views.time_cursor(state, keys, T=20) == (0, 19)

@@ -29,6 +29,15 @@ def test_a_heatmap_exports_one_row_per_cell():
     assert len(table) == z.size and sorted(table.z.tolist()) == sorted(z.ravel().tolist())
 
 
+def test_a_replay_exports_every_frame_not_only_the_one_shown():
+    grads = [np.array([1.0, 0.5, 0.25]), np.array([1.0, 0.8, 0.6]), np.array([1.0, 0.9, 0.85])]
+    table = exports.figure_table(figures.grad_replay([0, 10, 20], grads))
+    assert list(table.columns[:2]) == ["frame", "trace"] and list(table.frame.unique()) == ["0", "10", "20"]
+    for step, g in zip(("0", "10", "20"), grads, strict=True):
+        shown = table[(table.frame == step) & (table.trace == "‖∂L/∂h_t‖")]
+        assert np.allclose(shown.y.to_numpy(dtype=float), g)
+
+
 def test_csv_reads_back_as_the_same_table():
     table = pd.DataFrame({"trace": ["a", "a"], "x": [0, 1], "y": [0.1, 1e-12]})
     pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(exports.table_csv(table))), table)
@@ -41,7 +50,7 @@ def test_html_is_standalone_and_offline():
     assert len(html) > 1_000_000
 
 
-@pytest.mark.parametrize("path", ["pages/1_Train.py", "pages/4_Gradients.py"])
+@pytest.mark.parametrize("path", ["app.py", "pages/1_Train.py", "pages/4_Gradients.py"])
 def test_every_chart_has_csv_and_html_downloads(path):
     at = open_page(path, steps="10", hidden_size="8", seq_len="10", probe_every="5")
     charts = at.get("plotly_chart")

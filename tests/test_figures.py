@@ -324,3 +324,19 @@ def test_classification_run_colours_trajectories_by_class(one_thread):
     assert list(loss.data[2].y) == pytest.approx([run.data.baseline["loss"]] * 2)  # chance cross-entropy
     cm = F.confusion(metrics.confusion_matrix(run.model, run.data), run.data.vocab)
     assert np.asarray(cm.data[0].z).sum() == len(run.data.y_val)
+
+
+def test_a_cell_keeps_its_colour_whichever_cells_are_shown():
+    from rnnviz.sweep import summary
+
+    def colours(fig):
+        return {t.name.split(" ")[0].rstrip(":"): t.line.color for t in fig.data}
+
+    curve = np.array([1.0, 0.5])
+    two, three = (F.compare_grad_curves({c: curve for c in cells}) for cells in (("lstm", "gru"),
+                                                                                 ("rnn_tanh", "lstm", "gru")))
+    assert colours(two)["gru"] == colours(three)["gru"] and colours(two)["lstm"] == colours(three)["lstm"]
+    rows = pd.DataFrame({"cell": ["gru", "gru"], "seq_len": [10, 20], "solved": [True, False],
+                         "steps_to_solve": [100.0, np.nan]})
+    assert colours(F.sweep_success(summary(rows)))["gru"] == colours(three)["gru"]
+    assert len(set(colours(three).values())) == 3

@@ -20,10 +20,17 @@ def golden():
 
 
 @pytest.mark.parametrize("name,task,config", RUNS, ids=[r[0] for r in RUNS])
-def test_training_numbers_are_bit_for_bit_the_saved_ones(golden, name, task, config):
+def test_training_numbers_are_the_saved_ones(golden, name, task, config):
+    """Steps, flags and names exactly; numbers to within a float32 rounding (rtol 1e-6, about 8 ulps). They were
+    saved on an AVX2 CPU: on an AVX-512 one, MKL's kernels round a few losses differently in the last bit (seen
+    here: 2 of 13 lstm_clip losses off by 1.2e-7); anything the engine itself changed would be far larger."""
     now = record(task, config)
     for key in TRAINING:
-        np.testing.assert_array_equal(now[key], golden[f"{name}:{key}"], err_msg=f"{name}: {key}")
+        saved = golden[f"{name}:{key}"]
+        if np.issubdtype(saved.dtype, np.floating):
+            np.testing.assert_allclose(now[key], saved, rtol=1e-6, atol=0, err_msg=f"{name}: {key}")
+        else:
+            np.testing.assert_array_equal(now[key], saved, err_msg=f"{name}: {key}")
     assert golden[f"{name}:clipped"].any() == (config.clip is not None)  # the clipping path is really exercised
 
 

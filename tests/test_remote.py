@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnviz import RunConfig, remote, train_run
-from rnnviz.jobs import Slots
+from rnnviz import RunConfig, jobs, remote, train_run
 from rnnviz.session import Trainer
 from rnnviz.sweep import RAY_ADDRESS_ENV
 from rnnviz.ui.state import AppState, apply_config
@@ -73,7 +72,9 @@ def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local
     monkeypatch.setenv(RAY_ADDRESS_ENV, "local")  # the Ray this test started serves it
     trainer = trainer_for(CONFIG, use_cache=False)
     assert isinstance(trainer, RayTrainer) and remote.fallback_notice([trainer]) is None
-    w = Worker([trainer], on_finish=lambda t: None, slots=Slots(1))
+    w = Worker([trainer], on_finish=lambda t: None)
+    assert w.slots is jobs.UNLIMITED  # the cluster's CPU trains it, not one of the web server's training slots
+    assert Worker([Trainer(CONFIG)]).slots is jobs.SLOTS
     w.play()
     wait_until(lambda: trainer.run.step >= 3, what="the actor training")
     w.pause()
@@ -90,6 +91,16 @@ def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local
         assert all(torch.equal(mine[k]["exp_avg_sq"], theirs[k]["exp_avg_sq"]) for k in theirs)
     w.close()
     assert trainer._actor is None
+
+
+def test_an_actor_no_cpu_takes_is_given_up_and_the_run_trains_here(local_ray, monkeypatch):
+    monkeypatch.setattr(remote, "_ACTOR", ray.remote(num_cpus=64)(remote.TrainerActor))  # more than the cluster has
+    monkeypatch.setattr(remote, "ACTOR_SECONDS", 0.5)
+    start = time.monotonic()
+    trainer = remote.live_trainer(CONFIG, "local")
+    assert time.monotonic() - start < 10 and type(trainer) is Trainer and trainer.run.step == 0
+    assert trainer.notice == ("Ray is configured (local) but its actor failed (TimeoutError: no CPU of the cluster "
+                              "took it within 0.5 s): this run trains in the web server instead.")
 
 
 def test_without_ray_installed_the_session_trains_in_process_and_the_page_says_why(monkeypatch):

@@ -411,6 +411,14 @@ def test_too_many_entries_are_refused():
         load_run(rezip({f"f{i}": b"" for i in range(10_000)}))
 
 
+def test_a_directory_that_lies_about_its_entry_count_is_refused_before_parsing():
+    blob = bytearray(rezip({f"f{i}": b"" for i in range(20_000)}))  # about 700 KB of directory records
+    end = blob.rindex(b"PK\x05\x06")
+    blob[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2  # claims one entry, so the count check passes
+    with pytest.raises(RunFileError, match="directory of entries is .* bytes; at most 16,384"):
+        load_run(bytes(blob))  # refused from the end record (zipfile would parse all 20,000 headers first)
+
+
 def test_a_run_too_big_for_a_file_is_thinned_to_fit(monkeypatch, lstm_run, run_bytes):
     full = read_entries(run_bytes)
     one_probe = lstm_run.probes[0][1].nbytes
@@ -427,6 +435,18 @@ def test_a_run_too_big_even_thinned_cannot_be_saved(monkeypatch, lstm_run):
     monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", 10_000)
     with pytest.raises(RunFileError, match="too large for a run file"):
         save_run(lstm_run)
+
+
+def test_a_download_of_a_run_too_big_to_save_is_a_note_saying_why(monkeypatch, lstm_run):
+    from rnnviz.session import Trainer
+    from rnnviz.ui.runfiles import _saved
+
+    monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", 10_000)
+    blob = _saved(Trainer(lstm_run.config, run=lstm_run))  # what the sidebar's download button hands the browser
+    note = read_entries(blob)["NOT_SAVED.txt"].decode()
+    assert note.startswith("This run could not be saved as a run file:") and "too large for a run file" in note
+    with pytest.raises(RunFileError, match="not a run file saved by rnnviz .it holds NOT_SAVED.txt"):
+        load_run(blob)
 
 
 def test_our_own_files_hold_what_the_readme_says(run_bytes):

@@ -38,9 +38,14 @@ def run_file_panel(state) -> None:
 
 
 def _saved(trainer: Trainer) -> bytes:
-    """The run as a file, taken between two training steps (the worker may be training it)."""
-    with trainer.between_steps():
-        return runfile.save_run(trainer.run)
+    """The run as a file, taken between two training steps (the worker may be training it). Streamlit builds it
+    when the button is clicked, outside the page, where an exception would only break the download: a run too
+    large to save gives a .zip holding a note that says why instead."""
+    try:
+        with trainer.between_steps():
+            return runfile.save_run(trainer.run)
+    except RunFileError as err:
+        return runfile.not_saved(err)
 
 
 def run_file_name(run: Run) -> str:

@@ -76,8 +76,8 @@ def _propose(state: AppState, build) -> None:
 def _dataset(state: AppState) -> None:
     name, params = _shown(state)
     key = state.key("cfg_dataset")
-    st.selectbox("Dataset", list(DATASETS), list(DATASETS).index(name), format_func=lambda n: DATASETS[n].title,
-                 key=key, on_change=_dataset_changed, args=(state, key))
+    st.selectbox(SETTINGS["dataset"].label, list(DATASETS), list(DATASETS).index(name),
+                 format_func=lambda n: DATASETS[n].title, key=key, on_change=_dataset_changed, args=(state, key))
     _setting(state, "seq_len")
     spec = DATASETS[name]
     st.caption(spec.summary)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from rnnviz import compare, remote
+from rnnviz.cellspec import COMPARED
 from rnnviz.config import ConfigError, RunConfig, parse_query, to_query
 from rnnviz.datasets import DatasetError
 from rnnviz.lessons import Lesson
@@ -17,7 +18,6 @@ from rnnviz.session import Trainer
 from rnnviz.worker import Worker, trainer_for
 
 KEY = "rnnviz_state"
-DEFAULT_COMPARE = ("rnn_tanh", "lstm", "gru")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class AppState:
     config: RunConfig
     worker: Worker | None = None  # trains the session's run beside the page
     compare: Worker | None = None  # the Compare page's runs, one per cell, trained as a group
-    compare_cells: tuple[str, ...] = DEFAULT_COMPARE
+    compare_cells: tuple[str, ...] = COMPARED
     lesson: Lesson | None = None  # the lesson whose settings are loaded, while they are
     notice: str | None = None  # "settings changed, run reset", "from cache", ... until the next action
     error: str | None = None  # a refused setting or unusable data; the previous run stays
