@@ -27,7 +27,10 @@ training_control(state, group, reset_compare, key="cmp")
 
 def draw(state) -> None:
     if group is None:
-        st.info("Choose at least one cell.")
+        if state.compare_cells:  # chosen, but their runs could not be built (state.error says why)
+            st.error(f"The chosen cells can't train on the sidebar's settings: {state.error}")
+        else:
+            st.info("Choose at least one cell.")
         return
     runs = {t.config.cell: t.run for t in group.trainers}
     if all(r.step <= 0 for r in runs.values()):

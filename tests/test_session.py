@@ -59,6 +59,31 @@ def test_overlapping_ticks_do_not_collide():
     assert sum(advanced) == 60
 
 
+def test_closing_while_another_thread_trains_waits_for_its_step():
+    """Issue 14.3: a settings change closes the old trainer while the worker may be inside advance(); closing a
+    generator that is executing raised "generator already executing" before close() took the trainer's lock."""
+    def train(t: Trainer, started: threading.Event, errors: list) -> None:
+        try:
+            started.set()
+            while t.advance(budget_s=0.01):
+                pass
+        except Exception as err:
+            errors.append(err)
+
+    for attempt in range(20):
+        t = Trainer(CFG.replace(steps=10_000))
+        errors, started = [], threading.Event()
+        th = threading.Thread(target=train, args=(t, started, errors))
+        th.start()
+        started.wait()
+        time.sleep(0.001 * attempt)  # close at a different moment of a step each time
+        t.close()  # waits for the step under way; afterwards the generator is done
+        th.join(10)
+        assert not errors and not th.is_alive(), errors
+        step = t.run.step
+        assert t.advance(max_steps=5) == 0 and t.run.step == step  # nothing trains after close
+
+
 def test_wrapping_a_finished_run_is_from_cache():
     run = train_run(CFG)
     t = Trainer(CFG, run=run)
