@@ -67,3 +67,14 @@ def browser():
         b = launch(p)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance for every Ray test (a second ray.init in the same process after a shutdown took
+    several times as long to start its workers); skipped only when ray is not installed (requirements-ray.txt)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+

@@ -123,3 +123,26 @@ def test_every_lesson_button_in_a_fresh_session_starts_training(server, people, 
         except PlaywrightError:  # the lesson ended (the button went) between the count and the click
             pass
     page.close()
+
+
+def test_a_sweep_runs_to_the_end_by_itself_and_is_still_there_after_a_page_switch(server, browser):
+    """The Sweep page's progress ticks with no click after ▶ Run sweep, and its choices and results survive
+    leaving the page and coming back by the sidebar link."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/Sweep")
+    for label, value in (("Sequence lengths T", "4, 6"), ("Seeds", "1"), ("Step budget", "20")):
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        page.wait_for_timeout(300)
+    page.get_by_role("button", name="▶ Run sweep").click(timeout=30_000)
+    page.get_by_text("6 / 6 runs done (finished)").wait_for(timeout=180_000)  # nothing clicked meanwhile
+    page.wait_for_selector(PLOT, timeout=30_000)
+    page.get_by_role("link", name="Train").first.click()
+    page.get_by_label("Hidden units", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("link", name="Sweep").first.click()
+    page.get_by_text("6 / 6 runs done (finished)").wait_for(timeout=30_000)
+    assert page.get_by_label("Sequence lengths T", exact=True).input_value() == "4, 6"
+    assert page.get_by_label("Step budget", exact=True).input_value() == "20"
+    assert max(plot_points(page)) > 0 and not exceptions(page)
+    shot(page, "sweep_done")

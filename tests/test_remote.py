@@ -26,13 +26,6 @@ CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=12, steps=30, probe_every=
                    dataset_params={"n_train": 64, "n_val": 16})
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
 def test_the_mirror_equals_the_run_trained_in_process(local_ray):
     trainer = RayTrainer(CONFIG)
     assert trainer.run.step == 0 and not trainer.finished and not trainer.from_cache

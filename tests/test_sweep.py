@@ -28,6 +28,7 @@ class Threads:
     def __init__(self, workers: int):
         self.workers, self.now, self.most = workers, 0, 0
         self._pool, self._lock = ThreadPoolExecutor(workers), threading.Lock()
+        self._closed = threading.Event()  # ends the runs under way, as LocalPool's stop event does
 
     def submit(self, config):
         return self._pool.submit(self._run, config)
@@ -37,13 +38,15 @@ class Threads:
             self.now += 1
             self.most = max(self.most, self.now)
         try:
-            return run_one(config)
+            return run_one(config, stop=self._closed.is_set)
         finally:
             with self._lock:
                 self.now -= 1
 
     def close(self):
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Without the stop, a run of 100,000 steps went on training in its thread for the rest of the suite."""
+        self._closed.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def test_grid_is_every_combination_on_the_base_config():
@@ -193,17 +196,12 @@ def test_the_process_pool_gives_the_same_results_as_in_process():
     pd.testing.assert_frame_equal(pool[SAME], inline[SAME])
 
 
-def test_the_same_grid_gives_the_same_results_on_ray_tasks():
-    ray = pytest.importorskip("ray")  # skipped only when ray is not installed (requirements-ray.txt)
+def test_the_same_grid_gives_the_same_results_on_ray_tasks(local_ray):
     from rnnviz.sweep import RayTasks
 
     grid = Grid(TINY, cells=("rnn_tanh", "gru"), seq_lens=(5, 30), seeds=(0,), budget=40, check_every=10)
     local = frame(list(sweep(grid, LocalPool(2)))).sort_values(["cell", "seq_len"], ignore_index=True)
-    ray.init(num_cpus=2, include_dashboard=False)
-    try:
-        remote = frame(list(sweep(grid, RayTasks()))).sort_values(["cell", "seq_len"], ignore_index=True)
-    finally:
-        ray.shutdown()
+    remote = frame(list(sweep(grid, RayTasks()))).sort_values(["cell", "seq_len"], ignore_index=True)
     assert len(local) == 4
     pd.testing.assert_frame_equal(local[SAME], remote[SAME])
 
