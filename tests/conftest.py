@@ -71,8 +71,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def local_ray():
-    """One local Ray instance for every Ray test (a second ray.init in the same process after a shutdown took
-    several times as long to start its workers); skipped only when ray is not installed (requirements-ray.txt)."""
+    """One local Ray instance for every Ray test, started once (about 2 s here); skipped only when ray is not
+    installed (requirements-ray.txt)."""
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False)
     yield ray
