@@ -1,7 +1,8 @@
 """The measured claim behind the Sweep page's first preset: success rate against T on the adding problem.
 
 nice -n 10 python bench/sweep_claim.py --budget 3000 --seeds 3 --out sweep_claim.csv
-Runs the shortest T first (all cells), appending each finished run to the CSV, then prints the curve.
+Runs the shortest T first (all cells), appending each finished run to the CSV, then prints the curve. With
+--append, runs already in the CSV are kept and not run again.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ def main() -> None:
                                cells=tuple(args.cells.split(",")))
     rows = pd.read_csv(args.out).to_dict("records") if args.append and Path(args.out).exists() else []
     start = time.perf_counter()
+    done = {(r["cell"], int(r["seq_len"]), int(r["seed"])) for r in rows}  # --append: rows already there stay
     for T in map(int, args.lengths.split(",")):  # one length at a time, so a cut-short run still has a curve
-        for row in sweep(dataclasses.replace(grid, seq_lens=(T,)), LocalPool(args.workers)):
+        seeds = tuple(s for s in grid.seeds if any((c, T, s) not in done for c in grid.cells))
+        if not seeds:
+            continue
+        for row in sweep(dataclasses.replace(grid, seq_lens=(T,), seeds=seeds), LocalPool(args.workers)):
+            if (row["cell"], T, row["seed"]) in done:
+                continue
             rows.append(row)
             frame(rows).drop(columns="config").to_csv(args.out, index=False)
             print(f"{time.perf_counter() - start:7.0f}s", {k: row[k] for k in list(row)[:9]}, flush=True)
