@@ -15,15 +15,21 @@ state = page("Sweep", icon="📈", control=False)
 st.caption("One run shows one case; this shows the curve. Every cell trains on every sequence length with "
            "several seeds, each run to the step budget or until it solves the task (the dataset's threshold). "
            "A sweep keeps what finished if you stop it; finished runs open in the other pages from the table.")
-# the choices live in state.view (sw_preset, sw_task, ...), so they survive page switches like every view setting
-if "sw_preset" not in state.view:
-    state.view.update(sw_preset="adding", **{f"sw_{k}": v for k, v in sweep.preset_form("adding").items()})
+
+
+def use_preset(name: str) -> None:
+    """The choices live in state.view (sw_preset, sw_task, ...), so they survive page switches like every view
+    setting; a preset sets them all."""
+    state.view.update(sw_preset=name, **{f"sw_{k}": v for k, v in sweep.preset_form(name).items()})
 
 
 def load_preset(key: str) -> None:
-    state.view.update(sw_preset=st.session_state[key],
-                      **{f"sw_{k}": v for k, v in sweep.preset_form(st.session_state[key]).items()})
+    use_preset(st.session_state[key])
     state.form += 1  # every widget redraws from the preset's values
+
+
+if "sw_preset" not in state.view:
+    use_preset("adding")
 
 
 preset_key = state.key("view_sw_preset")

@@ -190,13 +190,16 @@ class RayTrainer:
         why = ensure_ray()
         if why is not None:
             raise ConnectionError(why)
+        import ray
+
         self._actor = _actor_class().remote(config)
         try:
             self._pull(self._call("news", timeout=ACTOR_SECONDS))  # step 0, which the actor's Trainer has taken
-        except Exception as err:
+        except ray.exceptions.GetTimeoutError:
             self._drop_actor()
-            if type(err).__name__ == "GetTimeoutError":
-                raise TimeoutError(f"no CPU of the cluster took it within {ACTOR_SECONDS:g} s") from None
+            raise TimeoutError(f"no CPU of the cluster took it within {ACTOR_SECONDS:g} s") from None
+        except Exception:
+            self._drop_actor()
             raise
         self._recent.clear()
 

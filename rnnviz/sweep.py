@@ -4,6 +4,7 @@ early stop once solved, on a local process pool or on Ray tasks; results stream 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
 import os
@@ -242,11 +243,12 @@ def ray_address() -> str | None:
 
 
 def ray_available() -> bool:
+    """Whether ray is installed, without importing it (the Sweep page asks on every draw; importing ray into the
+    web server takes seconds and memory, and only a sweep on a cluster needs it)."""
     try:
-        import ray  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("ray") is not None
+    except ValueError:  # sys.modules["ray"] is None: imports of ray are blocked
         return False
-    return True
 
 
 def _ray_task(config: RunConfig):
@@ -520,7 +522,6 @@ def parse_lengths(text: str) -> tuple[int, ...]:
 
 
 SWEEP_TASKS = ("adding", "memory", "temporal_order")  # long-range tasks with a "solved" threshold
-FORM_FIELDS = ("task", "cells", "lengths", "seeds", "budget")  # the Sweep page's choices besides the preset
 
 
 def preset_form(preset: str) -> dict:
