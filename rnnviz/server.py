@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import platformdirs
+
 
 class ServerSettingError(ValueError):
     """An RNNVIZ_* environment variable is malformed or out of range; the message names it and the range."""
@@ -52,10 +54,14 @@ SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
     ServerSetting("RNNVIZ_CACHE_RUNS", 32, 0, 100_000, "finished runs kept for sharing; 0 turns sharing off"),
     ServerSetting("RNNVIZ_CACHE_MB", 512, 0, 1_048_576, "MB of finished runs kept for sharing"),
     ServerSetting("RNNVIZ_TORCH_THREADS", 1, 1, 256, "PyTorch threads per training run"),
+    ServerSetting("RNNVIZ_STORE_GB", 2, 0, 1_000_000, "GB of disk the run store may hold; 0 keeps no run on disk"),
+    ServerSetting("RNNVIZ_CHECKPOINT_S", 30, 1, 3600, "seconds of training between two checkpoints of a playing run"),
 )}
 
 
 TEXT_SETTINGS = {  # read where they are used; named here so that they are known
+    "RNNVIZ_DATA_DIR": "the folder of the run store (an SQLite index and one run file per run); unset: the user's "
+                       "data folder, e.g. ~/.local/share/rnnviz on Linux",
     "RNNVIZ_RAY_ADDRESS": "a Ray cluster address (local, auto, ray://head:10001): sweeps run as Ray tasks and playing "
                           "sessions train in Ray actors; unset: a local process pool and in-process training",
 }
@@ -76,3 +82,13 @@ TRAINING_SLOTS = _VALUES["RNNVIZ_TRAINING_SLOTS"]
 CACHE_RUNS = _VALUES["RNNVIZ_CACHE_RUNS"]
 CACHE_MB = _VALUES["RNNVIZ_CACHE_MB"]
 TORCH_THREADS = _VALUES["RNNVIZ_TORCH_THREADS"]
+STORE_BYTES = _VALUES["RNNVIZ_STORE_GB"] * 2**30
+CHECKPOINT_SECONDS = float(_VALUES["RNNVIZ_CHECKPOINT_S"])
+
+
+def data_dir(environ: Mapping[str, str] = os.environ) -> str:
+    """The run store's folder: RNNVIZ_DATA_DIR, else the user's data folder (platformdirs)."""
+    chosen = environ.get("RNNVIZ_DATA_DIR", "").strip()
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    return platformdirs.user_data_dir("rnnviz", appauthor=False)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnviz import server
 from rnnviz.cellspec import spec
 from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
@@ -91,14 +92,17 @@ def train(
 
 def train_model(
     config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None,
-    *, start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
+    *, start_step: int = 0, optimizer: torch.optim.Optimizer | None = None, threads: int | None = None,
 ) -> Iterator[TrainEvent]:
     """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
 
     Event `step` describes: the loss and gradient of that step's batch (taken before its update),
     then, after the update, the validation loss and the probe. Step 0 applies no update.
     `start_step` and `optimizer` (with its state) continue a saved run exactly where it stopped.
+    Every step runs on `threads` torch threads (default RNNVIZ_TORCH_THREADS), whichever thread consumes the
+    generator (see torch_threads).
     """
+    threads = server.TORCH_THREADS if threads is None else threads
     update = _Updater(config, model, optimizer)
     observe = _Observer(config, data, model)
     batches = batch_indices(config, len(data.x_train))
@@ -109,15 +113,34 @@ def train_model(
         if stop is not None and stop():
             return
         t_step = time.perf_counter()
-        idx = next(batches)
-        event = update(step, data.x_train[idx], data.y_train[idx])
-        if not event.diverged:
-            observe(event)
+        with torch_threads(threads):
+            idx = next(batches)
+            event = update(step, data.x_train[idx], data.y_train[idx])
+            if not event.diverged:
+                observe(event)
         busy += time.perf_counter() - t_step
         event.seconds = busy
         yield event
         if event.diverged:
             return
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block on `n` intra-op torch threads, then give the calling thread its own count back.
+
+    Under OpenMP the count is per calling thread: a new thread (a worker, an actor, a pool process) does not
+    inherit torch.set_num_threads from the thread that started it, and a matmul's sums split over 1 or 2 threads
+    round differently in the last bits. Setting it for every step is what makes a run the same numbers whichever
+    thread or process trains it."""
+    before = torch.get_num_threads()
+    if before != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if before != n:
+            torch.set_num_threads(before)
 
 
 class _Updater:

@@ -1,11 +1,13 @@
 """The worker that trains beside the page: Play/Pause/Step/close semantics, slots, idleness, races."""
 
+import os
 import threading
 import time
 
 import pytest
+import torch
 
-from rnnviz import RunConfig, jobs, train_run
+from rnnviz import RunConfig, jobs, server, train_run
 from rnnviz.jobs import Slots
 from rnnviz.session import Trainer
 from rnnviz.worker import Worker
@@ -64,6 +66,25 @@ def test_play_trains_in_the_background_exactly_as_train_run():
     assert run.history.loss.tolist() == ref.history.loss.tolist()
     assert [s for s, _ in run.probes] == [s for s, _ in ref.probes]
     assert not w.playing
+
+
+def test_every_training_step_runs_on_the_configured_torch_thread_count(monkeypatch):
+    """Under OpenMP a new thread starts with its own torch thread count, not the one configured for the server;
+    a step trained on another count rounds differently. Configured here to a count no fresh thread has."""
+    fresh: list[int] = []
+    probe = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    probe.start()
+    probe.join()
+    wanted = max(fresh[0], torch.get_num_threads(), os.cpu_count() or 1) + 1  # the default of no thread
+    monkeypatch.setattr(server, "TORCH_THREADS", wanted)
+    seen: list[int] = []
+    trainer = Trainer(CFG.replace(steps=5))
+    trainer.run.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    w = Worker([trainer], on_finish=lambda t: None, slots=Slots(1))
+    w.play()
+    wait_until(lambda: w.finished, what="the run finishing")
+    assert len(seen) > 5 and set(seen) == {wanted}
+    assert torch.get_num_threads() == 1  # the caller's own count is given back after each step
 
 
 def playing(t: SlowTrainer, **kw) -> Worker:
