@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from rnnviz import analysis, figures
-from rnnviz.lessons import LESSONS
 from rnnviz.ui import PAGES, chart, live, page
 from rnnviz.ui.state import start_lesson
+from rnnviz.views import analysis, figures
+from rnnviz.views.lessons import LESSONS
 
 state = page("rnnviz — watch recurrent networks learn", control=False)
 

@@ -18,7 +18,7 @@ import numpy as np
 from rnnviz import DATASETS, ConfigError, DatasetError, RunConfig, load_dataset
 from rnnviz.datasets import register_upload
 from rnnviz.datasets.uploads import MAX_LINES
-from rnnviz.memory import estimate, size
+from rnnviz.engine.memory import estimate, size
 
 
 def largest_options(name: str) -> dict:

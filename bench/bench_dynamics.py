@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, load_dataset, replay, train_run
-from rnnviz import dynamics as D
-from rnnviz.lessons import BY_KEY
-from rnnviz.train import build_model
+from rnnviz.engine.train import build_model
+from rnnviz.views import dynamics as D
+from rnnviz.views.lessons import BY_KEY
 
 
 def timed(fn) -> float:

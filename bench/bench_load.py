@@ -3,12 +3,12 @@
 Run: python -m bench.bench_load [--mode server|threads] [--sessions 8] [--steps 500] [--rounds 3] [--quick]
 (from the repository root: server mode uses the browser helpers in tests/browser.py)
 
-server (default): one `streamlit run app.py` (jobs.SLOTS = cores unless RNNVIZ_TRAINING_SLOTS is set), one
+server (default): one `streamlit run app.py` (capacity.SLOTS = cores unless RNNVIZ_TRAINING_SLOTS is set), one
     headless chromium with a browser context per session; each opens /Train?steps=S&seed=i (own seed: no
     cache hits), presses Play and waits for "finished". Reported per session: training ms/step (the run's
     own compute time, from its progress text) and wall ms/step (from Play to finished).
-threads: what the server does without the UI: N sessions' workers (rnnviz.worker.Worker, one thread each,
-    sharing jobs.SLOTS) play at once until every run is finished.
+threads: what the server does without the UI: N sessions' workers (rnnviz.runs.worker.Worker, one thread each,
+    sharing capacity.SLOTS) play at once until every run is finished.
 The ratio is N-session / 1-session ms/step (medians over sessions, then over rounds).
 --quick: threads mode, 2 sessions, 20 steps, one round: only proves the script runs.
 """
@@ -56,13 +56,14 @@ def run_server(sessions: int, steps: int) -> tuple[float, float]:
 
 
 def run_threads(sessions: int, steps: int) -> tuple[float, float]:
-    from rnnviz import RunConfig, jobs
-    from rnnviz.session import Trainer
-    from rnnviz.worker import Worker
+    from rnnviz import RunConfig
+    from rnnviz.runs import capacity
+    from rnnviz.runs.trainer import LocalTrainer
+    from rnnviz.runs.worker import Worker
 
-    jobs.configure_torch()
-    trainers = [Trainer(RunConfig(steps=steps, seed=i)) for i in range(sessions)]
-    workers = [Worker([t], on_finish=lambda t: None) for t in trainers]
+    capacity.configure_torch()
+    trainers = [LocalTrainer.fresh(RunConfig(steps=steps, seed=i)) for i in range(sessions)]
+    workers = [Worker([t]) for t in trainers]
     walls: dict[int, float] = {}
     t0 = time.perf_counter()
     for w in workers:
@@ -88,9 +89,9 @@ def main() -> None:
     if args.quick:
         args.mode, args.sessions, args.steps, args.rounds = "threads", 2, 20, 1
     run = run_server if args.mode == "server" else run_threads
-    from rnnviz import jobs
+    from rnnviz.runs import capacity
 
-    print(f"mode={args.mode} steps={args.steps} slots={jobs.SLOTS.n} torch threads={jobs.TORCH_THREADS} "
+    print(f"mode={args.mode} steps={args.steps} slots={capacity.SLOTS.n} torch threads={capacity.TORCH_THREADS} "
           f"(default config: lstm H=32 T=50 sine)")
     rows = []
     for r in range(args.rounds):  # alternate 1 and N so drifting machine load hits both
@@ -103,7 +104,8 @@ def main() -> None:
     print(f"median  training ms/step: 1 session {med(0, 0):.1f}, {args.sessions} sessions {med(1, 0):.1f}, "
           f"ratio {med(1, 0) / med(0, 0):.2f}")
     print(f"median  wall ms/step per session: 1 session {med(0, 1):.1f}, {args.sessions} sessions {med(1, 1):.1f}, "
-          f"ratio {med(1, 1) / med(0, 1):.2f} (ideal with {jobs.SLOTS.n} slots: {args.sessions / jobs.SLOTS.n:.1f})")
+          f"ratio {med(1, 1) / med(0, 1):.2f} "
+          f"(ideal with {capacity.SLOTS.n} slots: {args.sessions / capacity.SLOTS.n:.1f})")
 
 
 if __name__ == "__main__":

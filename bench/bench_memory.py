@@ -2,7 +2,7 @@
 
 Run: python bench/bench_memory.py [--steps 2] [--quick]
 "Maximal": LSTM, hidden 512, 4 layers, T = 2000, probe_size 64, and the largest batch within the
-per-run training-memory limit (rnnviz.config.MAX_TRAIN_BYTES, env RNNVIZ_MAX_TRAIN_MB). Prints the peak
+per-run training-memory limit (rnnviz.engine.config.MAX_TRAIN_BYTES, env RNNVIZ_MAX_TRAIN_MB). Prints the peak
 RSS (VmHWM) and what the stored probes hold (they are capped per probe and thinned per run).
 --quick: a small run (hidden 32, one layer, T 100) through the same code: only proves the script runs.
 """
@@ -13,9 +13,10 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnviz import RunConfig, jobs, train_run
-from rnnviz.config import MAX_TRAIN_BYTES, training_bytes
-from rnnviz.train import probe_samples
+from rnnviz import RunConfig, train_run
+from rnnviz.engine.config import MAX_TRAIN_BYTES, training_bytes
+from rnnviz.engine.train import probe_samples
+from rnnviz.runs import capacity
 
 
 def vm(field: str) -> float:
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a small run: only proves the script runs")
     args = parser.parse_args()
-    jobs.configure_torch()
+    capacity.configure_torch()
     config = maximal(args.steps, args.quick)
     before = vm("VmRSS:")
     t0 = time.perf_counter()

@@ -15,10 +15,10 @@ import torch
 
 from bench import medians, quick_mode
 from rnnviz import RunConfig, load_dataset
-from rnnviz.jobs import Slots
-from rnnviz.remote import RayTrainer
-from rnnviz.session import Trainer
-from rnnviz.worker import Worker
+from rnnviz.runs.capacity import Slots
+from rnnviz.runs.remote import RayTrainer
+from rnnviz.runs.trainer import LocalTrainer
+from rnnviz.runs.worker import Worker
 
 CONFIG = RunConfig(cell="lstm", hidden_size=32, seq_len=50, dataset="sine", steps=100_000)
 
@@ -42,7 +42,7 @@ def bare(steps: int) -> float:
 
 def played(kind, steps: int) -> float:
     """Steps/s of a session playing in a Worker (the app's way) until `steps` steps are done."""
-    worker = Worker([kind(CONFIG)], on_finish=lambda t: None, slots=Slots(1))
+    worker = Worker([kind(CONFIG)], slots=Slots(1))
     run = worker.trainers[0].run
     start = time.perf_counter()
     worker.play()
@@ -71,8 +71,8 @@ def main() -> None:
     rows = []
     for r in range(rounds):
         base = bare(steps)
-        local, actor = played(Trainer, steps), played(RayTrainer, steps)
-        local_c, actor_c = chunked(Trainer, steps), chunked(RayTrainer, steps)
+        local, actor = played(LocalTrainer.fresh, steps), played(RayTrainer, steps)
+        local_c, actor_c = chunked(LocalTrainer.fresh, steps), chunked(RayTrainer, steps)
         rows.append((local / base, actor / base, actor / local, actor_c / local_c))
         print(f"round {r}: bare {base:.0f}/s; played in a Worker: Trainer {local:.0f}/s, RayTrainer {actor:.0f}/s; "
               f"0.25 s chunks: Trainer {local_c:.0f}/s, RayTrainer {actor_c:.0f}/s", flush=True)

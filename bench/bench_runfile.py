@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, train_run
-from rnnviz.runfile import (
+from rnnviz.runs.runfile import (
     HISTORY,
     HISTORY_DTYPES,
     HISTORY_NPZ,

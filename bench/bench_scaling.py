@@ -4,11 +4,11 @@ Run: python bench/bench_scaling.py [--out artifacts/scaling] [--reps 3] [--quick
 Grid: cells lstm, gru, rnn_tanh x seq_len 50, 200, 1000 x hidden 32, 128, 512 (batch 64, one layer, one torch
 thread, sine data). Per point: the median of --reps training steps (forward, backward, clipping, Adam) and of
 one probe (replay of probe_samples(config) <= 8 sequences), the memory autograd keeps for one step's backward
-(saved tensors, next to rnnviz.config.training_bytes' estimate) and the peak RSS growth during a step (VmHWM
+(saved tensors, next to rnnviz.engine.config.training_bytes' estimate) and the peak RSS growth during a step (VmHWM
 reset through /proc/self/clear_refs; 0 when the allocator reuses memory it already holds).
 Writes <out>.csv and <out>.png (matplotlib) and says, per cell and hidden size, whether time per step grows
 linearly in T (time per time step within 25 % from the shortest T to the longest).
---fit also prints least-squares constants for rnnviz.train.step_seconds / probe_seconds.
+--fit also prints least-squares constants for rnnviz.engine.train.step_seconds / probe_seconds.
 --quick: seq_len 50 and 200, hidden 32, one rep: only proves the script runs.
 """
 
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, load_dataset, replay
-from rnnviz.cellspec import spec
-from rnnviz.config import training_bytes
-from rnnviz.train import _Updater, build_model, probe_samples, probe_seconds, step_seconds
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.config import training_bytes
+from rnnviz.engine.train import _Updater, build_model, probe_samples, probe_seconds, step_seconds
 
 CELLS = ("lstm", "gru", "rnn_tanh")
 SEQ_LENS = (50, 200, 1000)

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from bench import medians, quick_mode
 from rnnviz import RunConfig
-from rnnviz.sweep import Grid, _init_worker, _pool_task, run_one
+from rnnviz.runs.sweep import Grid, _init_worker, _pool_task, run_one
 
 BASE = RunConfig(dataset="adding", hidden_size=64, batch_size=64, dataset_params={"n_train": 2000, "n_val": 200})
 

@@ -18,8 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, load_dataset, replay, train_run
-from rnnviz.cellspec import spec
-from rnnviz.train import build_model, probe_plan
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.train import build_model, probe_plan
 
 CELLS = ("lstm", "gru", "rnn_tanh")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnviz.sweep import PRESETS, LocalPool, frame, summary, sweep
+from rnnviz.runs.sweep import PRESETS, LocalPool, frame, summary, sweep
 
 
 def main() -> None:

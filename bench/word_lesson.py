@@ -9,9 +9,9 @@ import time
 
 import torch
 
-from rnnviz.lessons import BY_KEY
-from rnnviz.runfile import save_run
-from rnnviz.train import Run, build_model, load_dataset, make_optimizer, train_model
+from rnnviz.engine.train import Run, build_model, load_dataset, make_optimizer, train_model
+from rnnviz.runs.runfile import save_run
+from rnnviz.views.lessons import BY_KEY
 
 
 def main() -> None:

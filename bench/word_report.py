@@ -9,8 +9,9 @@ import math
 
 import torch
 
-from rnnviz import load_dataset, textviz
-from rnnviz.runfile import load_run
+from rnnviz import load_dataset
+from rnnviz.runs.runfile import load_run
+from rnnviz.views import textviz
 
 PROMPT = "Stock market sees sharp rise in"
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from rnnviz import figures, metrics
-from rnnviz.config import training_bytes
-from rnnviz.model import parameter_count
+from rnnviz.engine.config import training_bytes
+from rnnviz.engine.model import parameter_count
 from rnnviz.ui import chart, live, page
+from rnnviz.views import figures, metrics
 
 state = page("Train", icon="📉")
 

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from rnnviz import analysis, dynamics, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import (
     cursor_bar,
@@ -13,6 +12,7 @@ from rnnviz.ui.views import (
     time_cursor,
     view_widget,
 )
+from rnnviz.views import analysis, dynamics, figures
 
 state = page("Hidden states", icon="🌀")
 SELECTABLE = {"hs_traj_sel": False, "hs_heat_sel": True}  # chart key -> is its x axis time?

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from rnnviz import analysis, figures
-from rnnviz.cellspec import gate_label
+from rnnviz.engine.cellspec import gate_label
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import layer_picker, probe_picker, sample_picker, view_widget
+from rnnviz.views import analysis, figures
 
 state = page("Gates", icon="🚪")
 

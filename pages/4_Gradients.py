@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from rnnviz import analysis, dynamics, figures
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import cursor_bar, layer_picker, probe_picker, sample_picker, selectable_chart, time_cursor
+from rnnviz.views import analysis, dynamics, figures
 
 state = page("Gradients", icon="📐")
 SELECTABLE = {"grad_curve_sel": True, "grad_jac_sel": True}  # chart key -> is its x axis time?

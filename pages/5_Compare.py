@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from rnnviz import compare, figures
-from rnnviz.cellspec import SPECS
+from rnnviz.engine.cellspec import SPECS
 from rnnviz.ui import chart, live, page
 from rnnviz.ui.control import training_control
 from rnnviz.ui.sidebar import cell_label
 from rnnviz.ui.state import compare_group, reset_compare
+from rnnviz.views import compare, figures
 
 state = page("Compare cells", icon="⚖️", control=False, progress=False)
 st.caption("Every cell trains on the same data with the same seed and settings (the sidebar's), so the "

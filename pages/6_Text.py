@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from rnnviz import figures, textviz
-from rnnviz.cellspec import gate_label
-from rnnviz.lessons import BY_KEY
+from rnnviz.engine.cellspec import gate_label
 from rnnviz.ui import chart, live, page
 from rnnviz.ui.state import start_lesson
+from rnnviz.views import figures, textviz
+from rnnviz.views.lessons import BY_KEY
 
 state = page("Text", icon="✍️")
 

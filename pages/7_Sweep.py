@@ -5,11 +5,13 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from rnnviz import ConfigError, DatasetError, figures, sweep
-from rnnviz.config import CELLS, to_query
+from rnnviz import ConfigError, DatasetError
+from rnnviz.engine.config import CELLS, to_query
+from rnnviz.runs import cluster, sweep
 from rnnviz.ui import chart, page
 from rnnviz.ui.control import session_connected
 from rnnviz.ui.views import view_widget
+from rnnviz.views import figures
 
 state = page("Sweep", icon="📈", control=False)
 st.caption("One run shows one case; this shows the curve. Every cell trains on every sequence length with "
@@ -52,14 +54,14 @@ st.caption(f"Other settings from the preset: {preset.grid.base.hidden_size} unit
            f"{preset.grid.base.lr:g}, clip {preset.grid.base.clip}, batch {preset.grid.base.batch_size}; solved is "
            f"checked every {preset.grid.check_every} steps. {preset.why}")
 
-if not sweep.ray_available():
+if not cluster.ray_available():
     address = None
     st.caption(f"Runs use this server's cores. To run sweeps on a Ray cluster: `pip install -r requirements-ray.txt`"
-               f", then set {sweep.RAY_ADDRESS_ENV} (e.g. `auto` or `ray://head:10001`) or the address here.")
-elif sweep.ray_address():  # the server's operator chose the cluster: attendees can't point sweeps elsewhere
-    address = sweep.ray_address()
+               f", then set {cluster.RAY_ADDRESS_ENV} (e.g. `auto` or `ray://head:10001`) or the address here.")
+elif cluster.ray_address():  # the server's operator chose the cluster: attendees can't point sweeps elsewhere
+    address = cluster.ray_address()
     st.text_input("Ray cluster address", value=address, disabled=True, key=state.key("sw_ray"),
-                  help=f"Set by the server ({sweep.RAY_ADDRESS_ENV}); sweeps run on that cluster.")
+                  help=f"Set by the server ({cluster.RAY_ADDRESS_ENV}); sweeps run on that cluster.")
 else:
     address = view_widget(state, "sw_ray", "", st.text_input, "Ray cluster address",
                           help="Empty: this server's cores (a process pool). Or e.g. `auto`, `ray://head:10001`.")

@@ -1,10 +1,10 @@
 """rnnviz: watch recurrent networks (RNN, LSTM, GRU) learn — states, gates and BPTT gradients."""
 
-from rnnviz.config import ConfigError, RunConfig
 from rnnviz.datasets import DATASETS, DatasetError, SequenceData, load_dataset
-from rnnviz.model import SequenceModel
-from rnnviz.record import Trace, replay
-from rnnviz.train import Run, TrainEvent, train, train_run
+from rnnviz.engine.config import ConfigError, RunConfig
+from rnnviz.engine.model import SequenceModel
+from rnnviz.engine.record import Trace, replay
+from rnnviz.engine.train import Run, TrainEvent, train, train_run
 
 __all__ = [
     "ConfigError", "RunConfig", "DATASETS", "DatasetError", "SequenceData", "load_dataset",

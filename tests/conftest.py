@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
-from rnnviz import RunConfig, SequenceData, SequenceModel
+# the run store of every test (and of the apps they start) lives in a throwaway folder, never the user's
+os.environ.setdefault("RNNVIZ_DATA_DIR", tempfile.mkdtemp(prefix="rnnviz-tests-"))
+
+from rnnviz import RunConfig, SequenceData, SequenceModel  # noqa: E402
 
 
 def _tiny_data(task: str, n: int = 48, T: int = 7, seed: int = 0) -> SequenceData:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, SequenceModel, Trace
-from rnnviz import analysis as A
-from rnnviz.record import recurrent_radii
+from rnnviz.engine.record import recurrent_radii
+from rnnviz.views import analysis as A
 
 
 def fake_trace(hidden, grad_norms=None, gates=None, radius=None) -> Trace:

@@ -6,9 +6,10 @@ Uploads go through a real browser (AppTest has no file_uploader); URL params and
 import numpy as np
 import pytest
 
-from rnnviz import datasets, jobs
-from rnnviz.config import RunConfig
+from rnnviz import datasets
 from rnnviz.datasets import DatasetError
+from rnnviz.engine.config import RunConfig
+from rnnviz.runs import capacity
 from tests.browser import PLOT, exceptions, progress_step, shot, streamlit_server, wait_for_step
 from tests.pagetools import DIVERGES, open_page, play_to_the_end, press, specs, state, texts
 
@@ -27,7 +28,7 @@ BAD_UPLOADS = [  # (file name, content, text of the message the user sees)
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 @pytest.mark.browser

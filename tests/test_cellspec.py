@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, SequenceModel, replay
-from rnnviz.cells import layer_params, project
-from rnnviz.cellspec import GATE_KIND, KINDS, SPECS, blocks_of, gate_label, gate_range, spec
-from rnnviz.config import CELLS
+from rnnviz.engine.cells import layer_params, project
+from rnnviz.engine.cellspec import GATE_KIND, KINDS, SPECS, blocks_of, gate_label, gate_range, spec
+from rnnviz.engine.config import CELLS
 
 
 @pytest.mark.parametrize("cell", KINDS)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnviz import DATASETS, ConfigError, RunConfig
-from rnnviz.config import parse_query, to_query
+from rnnviz.engine.config import parse_query, to_query
 
 NAN, INF = float("nan"), float("inf")
 
@@ -146,7 +146,7 @@ def test_bad_query_text_raises_config_error(key, text):
 
 
 def test_a_run_too_big_for_the_server_is_refused_with_what_to_lower():
-    from rnnviz.config import MAX_TRAIN_BYTES, training_bytes
+    from rnnviz.engine.config import MAX_TRAIN_BYTES, training_bytes
 
     with pytest.raises(ConfigError, match=r"batch_size=1024 x seq_len=2000 .* lower one of them"):
         RunConfig(cell="lstm", hidden_size=512, num_layers=4, seq_len=2000, batch_size=1024)

@@ -8,9 +8,9 @@ import torch
 import torch.nn as nn
 
 from rnnviz import RunConfig, replay, train_run
-from rnnviz import dynamics as D
-from rnnviz.cellspec import KINDS, spec
-from rnnviz.lessons import BY_KEY
+from rnnviz.engine.cellspec import KINDS, spec
+from rnnviz.views import dynamics as D
+from rnnviz.views.lessons import BY_KEY
 from tests.test_replay import single_layers
 
 CELLS = KINDS  # every row of the cell table
@@ -251,7 +251,7 @@ def test_probe_weights_are_the_ones_the_probe_saw(sine_run):
 
 
 def test_fixed_points_project_into_the_run_pca(sine_run):
-    from rnnviz import analysis
+    from rnnviz.views import analysis
     run = sine_run
     pca = analysis.fit_pca(run.probes)
     fp = D.run_fixed_points(run, run.probes[-1][0], 0.0, UNHURRIED)
@@ -262,7 +262,7 @@ def test_fixed_points_project_into_the_run_pca(sine_run):
 def test_kept_weights_are_bounded(monkeypatch):
     import importlib
 
-    train_module = importlib.import_module("rnnviz.train")  # the package's `train` is the function
+    train_module = importlib.import_module("rnnviz.engine.train")  # the package's `train` is the function
     config = RunConfig(cell="gru", hidden_size=16, seq_len=10, steps=40, probe_every=2, dataset="sine")
     per_probe = sum(p.nbytes for p in train_module.build_model(config, train_module.load_dataset(config))
                     .state_dict().values())

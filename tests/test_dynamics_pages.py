@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnviz import analysis, dynamics, figures, jobs
+from rnnviz.runs import capacity
 from rnnviz.ui.views import selected_times
+from rnnviz.views import analysis, dynamics, figures
 from tests.pagetools import decode, open_page, play_to_the_end, specs, state, widget
 from tests.test_figures import animation_points, points
 
@@ -13,13 +14,13 @@ SHORT = {"steps": "40", "hidden_size": "16", "seq_len": "20", "probe_every": "10
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 @pytest.fixture(scope="module")
 def trained():
     """The Gradients page of a short LSTM run trained to the end (5 probes); pages switch from it."""
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
     at = open_page("pages/4_Gradients.py", **SHORT)
     return play_to_the_end(at)
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from rnnviz.lessons import BY_KEY, LESSONS
+from rnnviz.views.lessons import BY_KEY, LESSONS
 from tests.browser import PLOT, exceptions, plot_points, progress_step, shot, streamlit_server, wait_for_step
 
 pytestmark = pytest.mark.browser

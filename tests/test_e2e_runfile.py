@@ -7,7 +7,7 @@ import torch
 from playwright.sync_api import expect
 
 from rnnviz import RunConfig, train_run
-from rnnviz.runfile import save_run
+from rnnviz.runs.runfile import save_run
 from tests.browser import exceptions, progress_step, shot, streamlit_server
 
 pytestmark = pytest.mark.browser

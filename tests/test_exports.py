@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnviz import exports, figures
+from rnnviz.views import exports, figures
 from tests.pagetools import open_page
 
 

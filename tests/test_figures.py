@@ -8,9 +8,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from rnnviz import RunConfig, dynamics, load_dataset, metrics, train_run
-from rnnviz import analysis as A
-from rnnviz import figures as F
+from rnnviz import RunConfig, load_dataset, train_run
+from rnnviz.views import analysis as A
+from rnnviz.views import dynamics, metrics
+from rnnviz.views import figures as F
 
 BUILDERS = [name for name, fn in inspect.getmembers(F, inspect.isfunction)
             if fn.__module__ == F.__name__ and not name.startswith("_") and name not in F.OVERLAYS]
@@ -282,7 +283,7 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
 
 def sweep_figures(run) -> dict[str, go.Figure]:
     """The Sweep page's figures from result rows (one solved and one unsolved seed per length)."""
-    from rnnviz.sweep import frame, summary
+    from rnnviz.runs.sweep import frame, summary
 
     rows = [{"cell": run.config.cell, "seq_len": T, "seed": seed, "solved": seed == 0,
              "steps_to_solve": 10 * T if seed == 0 else None} for T in (10, 20) for seed in (0, 1)]
@@ -327,7 +328,7 @@ def test_classification_run_colours_trajectories_by_class(one_thread):
 
 
 def test_a_cell_keeps_its_colour_whichever_cells_are_shown():
-    from rnnviz.sweep import summary
+    from rnnviz.runs.sweep import summary
 
     def colours(fig):
         return {t.name.split(" ")[0].rstrip(":"): t.line.color for t in fig.data}

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnviz import ConfigError, DatasetError, RunConfig
-from rnnviz.config import FIELDS, SETTINGS, parse_query
 from rnnviz.datasets import resolve_params
+from rnnviz.engine.config import FIELDS, SETTINGS, parse_query
 
 HOSTILE_LINKS = [  # (query, text the message must contain)
     ({"dataset_params": '{"frequency": 100000000000000000000}'}, "too large"),

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from rnnviz import RunConfig, train_run
-from rnnviz.jobs import RunCache, Slots, run_nbytes
+from rnnviz.runs.capacity import RunCache, Slots, run_nbytes
 
 
 @pytest.fixture(scope="module")

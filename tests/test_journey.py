@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from rnnviz import RunConfig, jobs
-from rnnviz.config import SETTINGS
+from rnnviz import RunConfig
 from rnnviz.datasets import clear_uploads, register_upload
-from rnnviz.lessons import BY_KEY, LESSONS
+from rnnviz.engine.config import SETTINGS
+from rnnviz.runs import capacity
+from rnnviz.views.lessons import BY_KEY, LESSONS
 from tests.pagetools import PAGES, open_page, press, state, texts, wait_until, widget
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "5", "eval_every": "5"}
@@ -17,7 +18,7 @@ SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "5",
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 def sidebar_values(at) -> dict:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnviz import analysis, load_dataset, metrics, train_run
-from rnnviz.cellspec import KINDS
-from rnnviz.compare import variants
-from rnnviz.lessons import BY_KEY, LESSONS
-from rnnviz.model import parameter_count
-from rnnviz.sweep import run_one
-from rnnviz.train import Run, build_model, train_model
+from rnnviz import load_dataset, train_run
+from rnnviz.engine.cellspec import KINDS
+from rnnviz.engine.model import parameter_count
+from rnnviz.engine.train import Run, build_model, train_model
+from rnnviz.runs.sweep import run_one
+from rnnviz.views import analysis, metrics
+from rnnviz.views.compare import variants
+from rnnviz.views.lessons import BY_KEY, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 

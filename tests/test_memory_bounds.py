@@ -3,8 +3,9 @@
 import numpy as np
 
 from rnnviz import RunConfig, train_run
-from rnnviz.record import Trace
-from rnnviz.train import PROBE_BYTES_EACH, PROBE_BYTES_PER_RUN, Run, TrainEvent, probe_samples
+from rnnviz.engine.memory import PROBE_BYTES_EACH, PROBE_BYTES_PER_RUN, probe_samples
+from rnnviz.engine.record import Trace
+from rnnviz.engine.train import Run, TrainEvent
 
 
 def fake_trace(nbytes: int) -> Trace:

@@ -7,10 +7,12 @@ import tracemalloc
 import pytest
 import torch
 
-from rnnviz import ConfigError, RunConfig, config, load_dataset, memory, metrics
+from rnnviz import ConfigError, RunConfig, load_dataset
 from rnnviz.datasets import DATASETS, dataset_shape
-from rnnviz.model import parameter_count
-from rnnviz.train import build_model
+from rnnviz.engine import config, memory
+from rnnviz.engine.model import parameter_count
+from rnnviz.engine.train import build_model
+from rnnviz.views import metrics
 
 SMALL_LIMIT = 16 * 2**20
 

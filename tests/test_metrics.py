@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, load_dataset
-from rnnviz.metrics import confusion_matrix, evaluate_metrics, headline, solved_verdict
-from rnnviz.train import build_model
+from rnnviz.engine.train import build_model
+from rnnviz.views.metrics import confusion_matrix, evaluate_metrics, headline, solved_verdict
 
 
 class Fixed(torch.nn.Module):

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import RunConfig, SequenceModel
-from rnnviz.cellspec import KINDS
+from rnnviz.engine.cellspec import KINDS
 
 CELLS = KINDS  # every row of the cell table
 

@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from rnnviz import jobs, metrics
+from rnnviz.runs import capacity
+from rnnviz.views import metrics
 from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces, widget
 
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
     """Finished runs are shared across sessions; each test starts with none."""
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 SHORT = {"steps": "40", "hidden_size": "16", "seq_len": "20", "probe_every": "10", "eval_every": "10"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rnnviz import RunConfig, jobs, train_run
-from rnnviz.config import training_bytes
-from rnnviz.train import PROBE_SHARE, PROBE_SLACK_S, probe_plan, probe_seconds, step_seconds
+from rnnviz import RunConfig, train_run
+from rnnviz.engine.config import training_bytes
+from rnnviz.engine.train import PROBE_SHARE, PROBE_SLACK_S, probe_plan, probe_seconds, step_seconds
+from rnnviz.runs import capacity
 from tests.pagetools import open_page, press, state
 
 # T = 7 and 8 samples: a probe costs about two training steps, so probing every step takes ~2/3 of the time
@@ -52,7 +53,7 @@ def test_spacing_grows_with_the_probe_cost():
 
 
 def test_train_page_shows_time_per_step_memory_and_the_probe_note():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
     at = open_page("pages/1_Train.py", steps="40", hidden_size="16", seq_len="20", probe_every="10")
     press(at, "ctl_step", times=2)
     metrics = {m.label: m.value for m in at.metric}

@@ -11,16 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnviz import RunConfig, jobs, remote, train_run
-from rnnviz.session import Trainer
-from rnnviz.sweep import RAY_ADDRESS_ENV
+from rnnviz import RunConfig, train_run
+from rnnviz.runs import capacity, cluster, remote
+from rnnviz.runs.cluster import RAY_ADDRESS_ENV
+from rnnviz.runs.trainer import LocalTrainer, Trainer
+from rnnviz.runs.worker import Worker
 from rnnviz.ui.state import AppState, apply_config
-from rnnviz.worker import Worker, trainer_for
 from tests.pagetools import wait_until
 
 ray = pytest.importorskip("ray")  # skipped only when ray is not installed (requirements-ray.txt)
 
-from rnnviz.remote import RayTrainer  # noqa: E402
+from rnnviz.runs.remote import RayTrainer  # noqa: E402
 
 CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=12, steps=30, probe_every=10, eval_every=5,
                    dataset_params={"n_train": 64, "n_val": 16})
@@ -44,12 +45,6 @@ def test_the_mirror_equals_the_run_trained_in_process(local_ray):
     assert trainer.advance() == 0
 
 
-def test_a_cached_run_is_wrapped_without_an_actor():
-    run = train_run(CONFIG.replace(steps=3))
-    trainer = RayTrainer(run.config, run=run)
-    assert trainer.from_cache and trainer.finished and trainer.run is run and trainer.advance() == 0
-
-
 def same_run(mine, theirs) -> None:
     """Same rows (bar wall time), probes and weights: training is deterministic per config."""
     pd.testing.assert_frame_equal(mine.history.drop(columns="seconds"), theirs.history.drop(columns="seconds"))
@@ -63,11 +58,12 @@ def same_run(mine, theirs) -> None:
 
 def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local_ray, monkeypatch):
     monkeypatch.setenv(RAY_ADDRESS_ENV, "local")  # the Ray this test started serves it
-    trainer = trainer_for(CONFIG, use_cache=False)
+    trainer = remote.live_trainer(CONFIG)
     assert isinstance(trainer, RayTrainer) and remote.fallback_notice([trainer]) is None
-    w = Worker([trainer], on_finish=lambda t: None)
-    assert w.slots is jobs.UNLIMITED  # the cluster's CPU trains it, not one of the web server's training slots
-    assert Worker([Trainer(CONFIG)]).slots is jobs.SLOTS
+    w = Worker([trainer])
+    assert w.slots is capacity.UNLIMITED  # the cluster's CPU trains it, not one of the web server's training slots
+    assert Worker([LocalTrainer.fresh(CONFIG)]).slots is capacity.SLOTS
+    assert isinstance(trainer, Trainer)  # the protocol both trainers implement
     w.play()
     wait_until(lambda: trainer.run.step >= 3, what="the actor training")
     w.pause()
@@ -91,7 +87,7 @@ def test_an_actor_no_cpu_takes_is_given_up_and_the_run_trains_here(local_ray, mo
     monkeypatch.setattr(remote, "ACTOR_SECONDS", 0.5)
     start = time.monotonic()
     trainer = remote.live_trainer(CONFIG, "local")
-    assert time.monotonic() - start < 10 and type(trainer) is Trainer and trainer.run.step == 0
+    assert time.monotonic() - start < 10 and type(trainer) is LocalTrainer and trainer.run.step == 0
     assert trainer.notice == ("Ray is configured (local) but its actor failed (TimeoutError: no CPU of the cluster "
                               "took it within 0.5 s): this run trains in the web server instead.")
 
@@ -101,7 +97,7 @@ def test_without_ray_installed_the_session_trains_in_process_and_the_page_says_w
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
     state = AppState(RunConfig())
     assert apply_config(state, CONFIG, use_cache=False)
-    assert type(state.trainer) is Trainer and state.run.step == 0
+    assert type(state.trainer) is LocalTrainer and state.run.step == 0
     assert state.notice == ("Ray is configured (auto) but ray is not installed (pip install -r "
                             "requirements-ray.txt): this run trains in the web server instead.")
     state.worker.close()
@@ -117,17 +113,18 @@ def test_an_unreachable_cluster_is_waited_for_once_then_not_retried_for_a_while(
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", hanging_init)
-    monkeypatch.setattr(remote, "_attempt", None)
+    monkeypatch.setattr(cluster, "_attempt", None)
     start = time.monotonic()
-    assert remote.ensure_ray("10.0.0.9:6379", timeout=0.2) == "the cluster did not answer within 0.2 s"
-    assert remote.ensure_ray("10.0.0.9:6379", timeout=0.2).startswith("the cluster did not answer")
+    assert cluster.ensure_ray("10.0.0.9:6379", timeout=0.2) == "the cluster did not answer within 0.2 s"
+    assert cluster.ensure_ray("10.0.0.9:6379", timeout=0.2).startswith("the cluster did not answer")
     assert time.monotonic() - start < 2 and calls == ["10.0.0.9:6379"]  # one attempt, still under way
     answer.set()
-    remote._attempt.over.wait(5)
+    cluster._attempt.over.wait(5)
     why = "the cluster could not be reached (ConnectionError: no GCS at 10.0.0.9:6379)"
-    assert remote.ensure_ray("10.0.0.9:6379") == why and len(calls) == 1  # not retried within RETRY_SECONDS
+    assert cluster.ensure_ray("10.0.0.9:6379") == why and len(calls) == 1  # not retried within RETRY_SECONDS
     trainer = remote.live_trainer(CONFIG, "10.0.0.9:6379")
-    assert type(trainer) is Trainer and why in trainer.notice and remote.fallback_notice([trainer]) == trainer.notice
-    monkeypatch.setattr(remote, "RETRY_SECONDS", 0.0)
-    remote.ensure_ray("10.0.0.9:6379", timeout=0.2)
+    assert type(trainer) is LocalTrainer and why in trainer.notice
+    assert remote.fallback_notice([trainer]) == trainer.notice
+    monkeypatch.setattr(cluster, "RETRY_SECONDS", 0.0)
+    cluster.ensure_ray("10.0.0.9:6379", timeout=0.2)
     assert len(calls) == 2  # retried once the wait is over

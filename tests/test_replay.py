@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz import replay
-from rnnviz.cellspec import KINDS
-from rnnviz.record import recurrent_radii
+from rnnviz.engine.cellspec import KINDS
+from rnnviz.engine.record import recurrent_radii
 
 CELLS = KINDS  # every row of the cell table
 TASKS = ("regression", "classification", "next_token")

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from rnnviz import RunConfig, train_run
-from rnnviz.train import BASE_COLUMNS, Run, build_model, train_model
+from rnnviz.engine.train import BASE_COLUMNS, Run, build_model, train_model
 
 CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=120, probe_every=7, eval_every=5, batch_size=16)
 
@@ -116,11 +116,11 @@ def test_a_run_pickles_and_copies_without_its_lock():
 def test_views_read_a_copy_of_the_model_taken_between_two_steps(one_thread):
     """The Text page replays the model (autograd included) while the worker trains it: on the live model that
     raised "modified by an inplace operation" in CI. Views read Run.current_model(), a copy made between steps."""
-    from rnnviz.record import replay
-    from rnnviz.session import Trainer
+    from rnnviz.engine.record import replay
+    from rnnviz.runs.trainer import LocalTrainer
 
     config = CONFIG.replace(cell="lstm", hidden_size=32, seq_len=20, steps=100_000)
-    trainer = Trainer(config)
+    trainer = LocalTrainer.fresh(config)
     run = trainer.run
     first = run.current_model()
     assert run.current_model() is first  # one copy per step, shared by every view

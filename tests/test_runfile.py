@@ -14,7 +14,8 @@ import torch
 from rnnviz import RunConfig, load_dataset, train_run
 from rnnviz.datasets import register_upload
 from rnnviz.datasets.uploads import clear_uploads
-from rnnviz.runfile import (
+from rnnviz.engine.train import Run, build_model, make_optimizer, train_model
+from rnnviz.runs.runfile import (
     CONFIG,
     HISTORY,
     HISTORY_NPZ,
@@ -26,10 +27,8 @@ from rnnviz.runfile import (
     RunFileError,
     load_run,
     read_entries,
-    resume_events,
     save_run,
 )
-from rnnviz.train import Run, build_model, make_optimizer, train_model
 
 SMALL = dict(steps=12, hidden_size=12, seq_len=16, probe_every=4, eval_every=3, batch_size=16)
 
@@ -105,7 +104,7 @@ def test_diverged_run_round_trips():
     assert run.diverged_at is not None
     loaded = load_run(save_run(run))
     assert loaded.diverged_at == run.diverged_at and loaded.finished
-    assert resume_events(loaded) is None  # nothing left to train
+    assert list(loaded.events()) == []  # nothing left to train
 
 
 def test_a_saved_run_continues_exactly_as_if_never_interrupted(lstm_run):
@@ -119,7 +118,7 @@ def test_a_saved_run_continues_exactly_as_if_never_interrupted(lstm_run):
             break
     loaded = load_run(save_run(part))
     assert loaded.step == 7 and not loaded.finished
-    for event in resume_events(loaded):
+    for event in loaded.events():
         loaded.record(event)
     cols = [c for c in lstm_run.history.columns if c != "seconds"]
     pd.testing.assert_frame_equal(loaded.history[cols], lstm_run.history[cols])  # Adam's state came back too
@@ -140,7 +139,7 @@ def test_without_optimizer_state_it_still_continues(run_bytes, lstm_run):
     blob = save_run(part)
     assert OPTIMIZER not in read_entries(blob)
     loaded = load_run(blob)
-    for event in resume_events(loaded):
+    for event in loaded.events():
         loaded.record(event)
     assert loaded.step == config.steps and loaded.finished
 
@@ -253,7 +252,7 @@ def test_history_npz_is_what_is_read_and_the_csv_is_for_people(run_bytes, lstm_r
 
 
 def test_a_long_history_is_saved_without_the_csv_and_comes_back_exactly(monkeypatch, lstm_run):
-    monkeypatch.setattr("rnnviz.runfile.HISTORY_CSV_ROWS", 5)  # as a run of more than 20,000 steps
+    monkeypatch.setattr("rnnviz.runs.runfile.HISTORY_CSV_ROWS", 5)  # as a run of more than 20,000 steps
     blob = save_run(lstm_run)
     assert HISTORY not in read_entries(blob)
     assert_runs_equal(lstm_run, load_run(blob))
@@ -386,7 +385,7 @@ def test_a_zip_bomb_is_refused_from_its_headers():
 
 
 def test_total_uncompressed_size_is_bounded(monkeypatch):
-    monkeypatch.setattr("rnnviz.runfile.MAX_UNCOMPRESSED_BYTES", 2**20)
+    monkeypatch.setattr("rnnviz.runs.runfile.MAX_UNCOMPRESSED_BYTES", 2**20)
     incompressible = np.random.default_rng(0).bytes(2**20)  # so the ratio is fine and only the total is not
     with pytest.raises(RunFileError, match="would unpack to"):
         load_run(rezip({MANIFEST: b"{}", "a": incompressible, "b": incompressible}))
@@ -423,7 +422,7 @@ def test_a_run_too_big_for_a_file_is_thinned_to_fit(monkeypatch, lstm_run, run_b
     full = read_entries(run_bytes)
     one_probe = lstm_run.probes[0][1].nbytes
     limit = len(run_bytes) - 2 * one_probe + 2**20 + 1  # room for all but about two probes
-    monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", limit)
+    monkeypatch.setattr("rnnviz.runs.runfile.MAX_FILE_BYTES", limit)
     loaded = load_run(save_run(lstm_run))
     steps = [s for s, _ in loaded.probes]
     assert steps[0] == 0 and steps[-1] == lstm_run.step and len(steps) < len(lstm_run.probes)
@@ -432,17 +431,17 @@ def test_a_run_too_big_for_a_file_is_thinned_to_fit(monkeypatch, lstm_run, run_b
 
 
 def test_a_run_too_big_even_thinned_cannot_be_saved(monkeypatch, lstm_run):
-    monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", 10_000)
+    monkeypatch.setattr("rnnviz.runs.runfile.MAX_FILE_BYTES", 10_000)
     with pytest.raises(RunFileError, match="too large for a run file"):
         save_run(lstm_run)
 
 
 def test_a_download_of_a_run_too_big_to_save_is_a_note_saying_why(monkeypatch, lstm_run):
-    from rnnviz.session import Trainer
-    from rnnviz.ui.runfiles import _saved
+    from rnnviz.runs.trainer import LocalTrainer
+    from rnnviz.ui.runfiles import run_file_bytes
 
-    monkeypatch.setattr("rnnviz.runfile.MAX_FILE_BYTES", 10_000)
-    blob = _saved(Trainer(lstm_run.config, run=lstm_run))  # what the sidebar's download button hands the browser
+    monkeypatch.setattr("rnnviz.runs.runfile.MAX_FILE_BYTES", 10_000)
+    blob = run_file_bytes(LocalTrainer(lstm_run))  # what the sidebar's download button hands the browser
     note = read_entries(blob)["NOT_SAVED.txt"].decode()
     assert note.startswith("This run could not be saved as a run file:") and "too large for a run file" in note
     with pytest.raises(RunFileError, match="not a run file saved by rnnviz .it holds NOT_SAVED.txt"):

@@ -3,8 +3,8 @@
 import pytest
 import streamlit as st
 
-from rnnviz import jobs
-from rnnviz.runfile import RunFileError, load_run, save_run
+from rnnviz.runs import capacity
+from rnnviz.runs.runfile import RunFileError, load_run, save_run
 from rnnviz.ui import runfiles
 from tests.pagetools import open_page, play_to_the_end, press, specs, state, texts
 
@@ -13,7 +13,7 @@ SHORT = {"steps": "24", "hidden_size": "12", "seq_len": "16", "probe_every": "6"
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 def open_in(at, run, monkeypatch):

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from rnnviz import RunConfig, server
-from rnnviz.config import training_bytes
-from rnnviz.lessons import LESSONS
+from rnnviz.engine.config import training_bytes
 from rnnviz.server import SETTINGS, ServerSettingError, read_all
+from rnnviz.views.lessons import LESSONS
 from tests.pagetools import ROOT
 
 BAD = [  # (variable, value, text the message must show)
@@ -65,7 +65,7 @@ def test_the_lowest_memory_limit_still_admits_the_default_run_and_every_lesson()
 
 def _import_rnnviz(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RNNVIZ_")}
-    return subprocess.run([sys.executable, "-c", "import rnnviz.jobs, rnnviz.config"], cwd=ROOT,
+    return subprocess.run([sys.executable, "-c", "import rnnviz.runs.capacity, rnnviz.engine.config"], cwd=ROOT,
                           env=clean | {"PYTHONPATH": str(ROOT)} | env, capture_output=True, text=True, timeout=120)
 
 
@@ -81,7 +81,7 @@ def test_importing_rnnviz_with_a_bad_value_fails_with_that_message(env, message)
 
 
 def test_good_values_reach_the_modules_that_use_them():
-    code = ("import rnnviz.jobs as j, rnnviz.config as c; print(c.MAX_TRAIN_BYTES // 2**20, j.SLOTS.n, "
+    code = ("import rnnviz.runs.capacity as j, rnnviz.engine.config as c; print(c.MAX_TRAIN_BYTES // 2**20, j.SLOTS.n, "
             "j.RUN_CACHE.max_entries, j.RUN_CACHE.max_bytes, j.TORCH_THREADS)")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RNNVIZ_")}
     env = clean | {"PYTHONPATH": str(ROOT), "RNNVIZ_MAX_TRAIN_MB": "256", "RNNVIZ_TRAINING_SLOTS": "3",
@@ -91,9 +91,9 @@ def test_good_values_reach_the_modules_that_use_them():
 
 
 def test_the_ray_address_is_a_known_setting_and_starts_the_server():
-    from rnnviz import sweep
+    from rnnviz.runs import cluster
 
-    assert sweep.RAY_ADDRESS_ENV in server.TEXT_SETTINGS
+    assert cluster.RAY_ADDRESS_ENV in server.TEXT_SETTINGS
     assert server.read_all({"RNNVIZ_RAY_ADDRESS": "auto"})["RNNVIZ_TRAINING_SLOTS"] >= 1
 
 

@@ -6,19 +6,19 @@ import time
 import torch
 
 from rnnviz import RunConfig, train_run
-from rnnviz.session import Trainer
+from rnnviz.runs.trainer import LocalTrainer, Trainer
 
 CFG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=30, probe_every=10, eval_every=10)
 
 
 def test_trainer_starts_at_step_zero_and_steps_one_at_a_time():
-    t = Trainer(CFG)
+    t = LocalTrainer.fresh(CFG)
     assert t.run.step == 0 and len(t.run.probes) == 1
     assert t.step() == 1 and t.run.step == 1
 
 
 def test_chunks_reproduce_train_run_exactly():
-    t = Trainer(CFG)
+    t = LocalTrainer.fresh(CFG)
     while not t.finished:
         t.advance(budget_s=0.01)
     ref = train_run(CFG)
@@ -29,14 +29,14 @@ def test_chunks_reproduce_train_run_exactly():
 
 
 def test_max_steps_and_finish():
-    t = Trainer(CFG)
+    t = LocalTrainer.fresh(CFG)
     assert t.advance(max_steps=5) == 5 and t.run.step == 5
     assert t.advance(max_steps=1000) == 25 and t.finished
     assert t.advance() == 0
 
 
 def test_overlapping_ticks_do_not_collide():
-    t = Trainer(CFG.replace(steps=60))
+    t = LocalTrainer.fresh(CFG.replace(steps=60))
     errors, advanced = [], []
 
     def tick():
@@ -71,7 +71,7 @@ def test_closing_while_another_thread_trains_waits_for_its_step():
             errors.append(err)
 
     for attempt in range(20):
-        t = Trainer(CFG.replace(steps=10_000))
+        t = LocalTrainer.fresh(CFG.replace(steps=10_000))
         errors, started = [], threading.Event()
         th = threading.Thread(target=train, args=(t, started, errors))
         th.start()
@@ -86,7 +86,7 @@ def test_closing_while_another_thread_trains_waits_for_its_step():
 
 def test_wrapping_a_finished_run_is_from_cache():
     run = train_run(CFG)
-    t = Trainer(CFG, run=run)
+    t = LocalTrainer(run, from_cache=True)
     assert t.finished and t.from_cache and t.run is run and t.advance() == 0
     torch.testing.assert_close(t.run.model.head.weight, run.model.head.weight)
 
@@ -94,16 +94,16 @@ def test_wrapping_a_finished_run_is_from_cache():
 def test_an_opened_finished_run_is_neither_from_the_cache_nor_shared():
     """A run opened from a file says "finished in ..." (not "from the run cache"), and its numbers, which this
     server did not compute, never go into the shared run cache."""
+    from rnnviz.runs.worker import Worker
     from rnnviz.ui.control import progress_text
-    from rnnviz.worker import Worker
 
     run = train_run(CFG)
     shared = []
-    t = Trainer(CFG, run=run, events=None, opened=True)
-    assert t.finished and not t.from_cache and not t.trained_here
-    w = Worker([t], on_finish=shared.append)
+    t = LocalTrainer(run)  # as a run file opens
+    assert t.finished and not t.from_cache and not t.shareable
+    w = Worker([t], on_event=lambda t, what: shared.append(t) if what == "finished" and t.shareable else None)
     w._after_steps()
     assert shared == []
     assert "finished in" in progress_text(w, run.step, CFG.steps)
-    fresh = Trainer(CFG)
-    assert fresh.trained_here and not fresh.from_cache
+    fresh = LocalTrainer.fresh(CFG)
+    assert fresh.shareable and not fresh.from_cache and isinstance(fresh, Trainer)

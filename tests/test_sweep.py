@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from rnnviz import ConfigError, RunConfig, train_run
-from rnnviz.jobs import RunCache, Slots
-from rnnviz.sweep import PRESETS, Grid, LocalPool, Sweep, frame, run_one, summary, sweep
+from rnnviz.runs.capacity import RunCache, Slots
+from rnnviz.runs.sweep import PRESETS, Grid, LocalPool, Sweep, frame, run_one, summary, sweep
 from tests.pagetools import wait_until
 
 # memory with 2 symbols: solved (error < 0.05) within tens of steps at T = 5, not within 40 at T = 30 by a tanh RNN
@@ -197,7 +197,7 @@ def test_the_process_pool_gives_the_same_results_as_in_process():
 
 
 def test_the_same_grid_gives_the_same_results_on_ray_tasks(local_ray):
-    from rnnviz.sweep import RayTasks
+    from rnnviz.runs.sweep import RayTasks
 
     grid = Grid(TINY, cells=("rnn_tanh", "gru"), seq_lens=(5, 30), seeds=(0,), budget=40, check_every=10)
     local = frame(list(sweep(grid, LocalPool(2)))).sort_values(["cell", "seq_len"], ignore_index=True)
@@ -227,7 +227,7 @@ def test_stopping_ends_the_runs_under_way_in_the_worker_processes():
 def test_a_worker_process_that_does_not_end_after_a_stop_is_terminated():
     import multiprocessing
 
-    from rnnviz.sweep import _reap
+    from rnnviz.runs.sweep import _reap
 
     stuck = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(1000,))
     stuck.start()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl
 
-from rnnviz import sweep as sweep_mod
+from rnnviz.runs import cluster
+from rnnviz.runs import sweep as sweep_mod
 from tests.pagetools import decode, open_page, specs, state, texts, widget
 
 PAGE = "pages/7_Sweep.py"
@@ -34,6 +35,7 @@ def test_choices_survive_a_page_switch():
 
 def test_without_ray_the_page_says_how_to_use_a_cluster(monkeypatch):
     monkeypatch.setattr(sweep_mod, "ray_available", lambda: False)
+    monkeypatch.setattr(cluster, "ray_available", lambda: False)
     at = open_page(PAGE)
     assert "requirements-ray.txt" in texts(at, "caption") and not [w for w in at.text_input if "sw_ray" in w.key]
 

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from rnnviz import RunConfig, load_dataset
-from rnnviz.textviz import (
+from rnnviz.engine.train import build_model
+from rnnviz.views.textviz import (
     activations,
     colored_html,
     encode,
@@ -15,7 +16,6 @@ from rnnviz.textviz import (
     text_features,
     top_units,
 )
-from rnnviz.train import build_model
 
 CFG = RunConfig(cell="lstm", hidden_size=12, seq_len=20, dataset="text", embedding_size=8,
                 dataset_params={"n_train": 64, "n_val": 16})

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, replay, train, train_run
-from rnnviz.train import batch_indices, build_model, train_model
+from rnnviz.engine.train import batch_indices, build_model, train_model
 
 SMALL = dict(hidden_size=6, seq_len=7, embedding_size=4, batch_size=8)
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import RunConfig, load_dataset, textviz
+from rnnviz import RunConfig, load_dataset
 from rnnviz.datasets import DatasetError, register_upload
 from rnnviz.datasets.words import UNK, build_vocab, corpus_ids, encode, sotu_text, tokenize
-from rnnviz.lessons import BY_KEY
-from rnnviz.train import build_model, train_run
+from rnnviz.engine.train import build_model, train_run
+from rnnviz.views import textviz
+from rnnviz.views.lessons import BY_KEY
 from tests.pagetools import open_page, press, specs, state, texts
 
 STORY = ("The market rose. The market fell, and the market rose again! Prices rose in the spring; "

@@ -7,10 +7,11 @@ import time
 import pytest
 import torch
 
-from rnnviz import RunConfig, jobs, server, train_run
-from rnnviz.jobs import Slots
-from rnnviz.session import Trainer
-from rnnviz.worker import Worker
+from rnnviz import RunConfig, server, train_run
+from rnnviz.runs import capacity
+from rnnviz.runs.capacity import Slots
+from rnnviz.runs.trainer import LocalTrainer
+from rnnviz.runs.worker import Worker
 from tests.pagetools import wait_until
 
 
@@ -27,7 +28,7 @@ class SlowTrainer:
 
     def __init__(self, steps: int = 10_000, seconds: float = 0.02, fail_at: int | None = None):
         self.config, self.from_cache, self.steps_per_second = CFG.replace(steps=steps), False, None
-        self.trained_here = True
+        self.shareable, self.remote, self.notice = True, False, None
         self.run = type("R", (), {"step": 0, "probes": [], "diverged_at": None, "finished": False,
                                   "config": self.config})()
         self.seconds, self.fail_at, self.closed, self.active = seconds, fail_at, False, 0
@@ -54,11 +55,11 @@ class SlowTrainer:
 
 
 def worker(*trainers, **kw) -> Worker:
-    return Worker(list(trainers), on_finish=lambda t: None, slots=kw.pop("slots", Slots(2)), **kw)
+    return Worker(list(trainers), on_event=None, slots=kw.pop("slots", Slots(2)), **kw)
 
 
 def test_play_trains_in_the_background_exactly_as_train_run():
-    w = Worker([Trainer(CFG)], on_finish=lambda t: None, slots=Slots(1))
+    w = Worker([LocalTrainer.fresh(CFG)], on_event=None, slots=Slots(1))
     w.play()
     wait_until(lambda: w.finished, what="the run finishing")
     run, ref = w.trainers[0].run, train_run(CFG)
@@ -78,9 +79,9 @@ def test_every_training_step_runs_on_the_configured_torch_thread_count(monkeypat
     wanted = max(fresh[0], torch.get_num_threads(), os.cpu_count() or 1) + 1  # the default of no thread
     monkeypatch.setattr(server, "TORCH_THREADS", wanted)
     seen: list[int] = []
-    trainer = Trainer(CFG.replace(steps=5))
+    trainer = LocalTrainer.fresh(CFG.replace(steps=5))
     trainer.run.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
-    w = Worker([trainer], on_finish=lambda t: None, slots=Slots(1))
+    w = Worker([trainer], on_event=None, slots=Slots(1))
     w.play()
     wait_until(lambda: w.finished, what="the run finishing")
     assert len(seen) > 5 and set(seen) == {wanted}
@@ -120,12 +121,13 @@ def test_step_while_playing_pauses_then_applies_exactly_one_update():
 def test_a_group_steps_every_unfinished_run_in_turn():
     short, long = SlowTrainer(steps=3, seconds=0.001), SlowTrainer(steps=8, seconds=0.001)
     finished = []
-    w = Worker([short, long], on_finish=finished.append, slots=Slots(1))
+    w = Worker([short, long], on_event=lambda t, what: finished.append(t) if what == "finished" else None,
+               slots=Slots(1))
     assert w.step() == 2
     w.play()
     wait_until(lambda: w.finished)
     assert (short.run.step, long.run.step) == (3, 8)
-    assert finished == [short, long]  # each shared once, as it finishes
+    assert finished == [short, long]  # each told once, as it finishes
 
 
 def test_close_stops_the_thread_before_closing_the_trainer():
@@ -198,7 +200,7 @@ def test_a_failure_in_the_thread_stops_play_and_is_reported():
 
 
 def test_reading_a_run_while_the_worker_records_it():
-    w = Worker([Trainer(CFG.replace(steps=100))], on_finish=lambda t: None, slots=Slots(1))
+    w = Worker([LocalTrainer.fresh(CFG.replace(steps=100))], on_event=None, slots=Slots(1))
     run, errors, seen = w.trainers[0].run, [], []
 
     def read():
@@ -223,13 +225,13 @@ def test_reading_a_run_while_the_worker_records_it():
 
 @pytest.fixture
 def empty_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
     yield
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 def test_changing_settings_while_playing_never_collides_with_the_training_thread(empty_cache):
-    """Issue 14.3: a settings change closed the trainer while a tick was inside it."""
+    """Issue 14.3: a settings change closed the trainer while a tick was inside it; now it pauses it (issue 21)."""
     from rnnviz.ui.state import AppState, apply_config
 
     state = AppState(CFG)
@@ -241,14 +243,16 @@ def test_changing_settings_while_playing_never_collides_with_the_training_thread
         olds.append(state.worker)
         assert apply_config(state, CFG.replace(seed=i + 1, steps=500))
         assert state.worker.trainers[0].run.step == 0
-    assert all(not w.playing and w.error is None for w in olds)
-    assert all(w.trainers[0].advance(max_steps=1) == 0 for w in olds)  # closed for good
+    assert all(not w.playing and w.error is None for w in olds)  # each old run paused, kept, unharmed
+    for w in olds:
+        h = w.trainers[0].run.history
+        assert h.step.tolist() == list(range(len(h)))
 
 
 def test_redraws_are_spaced_so_drawing_every_playing_page_stays_within_its_share(monkeypatch):
-    from rnnviz import worker
+    from rnnviz.runs import worker
 
-    monkeypatch.setattr(jobs.SLOTS, "n", 2)
+    monkeypatch.setattr(capacity.SLOTS, "n", 2)
     share = worker.DRAW_SHARE
     # (sessions playing, a redraw's CPU seconds in units of the share, the gap wanted)
     for playing, draw, want in [(1, 0.0, 1.0), (1, 0.5, 1.0), (1, 2.0, 2.0), (4, 0.0, 2.0), (4, 1.25, 5.0)]:

@@ -4,8 +4,9 @@ from contextlib import ExitStack
 
 import pytest
 
-from rnnviz import RunConfig, jobs
-from rnnviz.jobs import RunCache
+from rnnviz import RunConfig
+from rnnviz.runs import capacity
+from rnnviz.runs.capacity import RunCache
 from tests.pagetools import open_page, play_to_the_end, press, state, texts, wait_until
 
 SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10", "eval_every": "10"}
@@ -13,7 +14,7 @@ SHORT = {"steps": "20", "hidden_size": "8", "seq_len": "10", "probe_every": "10"
 
 @pytest.fixture(autouse=True)
 def empty_run_cache():
-    jobs.RUN_CACHE.clear()
+    capacity.RUN_CACHE.clear()
 
 
 def test_a_finished_run_is_shown_at_once_to_the_next_session_with_the_same_settings():
@@ -44,8 +45,8 @@ def test_reset_after_a_cache_hit_trains_afresh():
 def test_when_every_slot_is_busy_the_session_waits_and_says_so():
     at = open_page("pages/1_Train.py", **SHORT)
     with ExitStack() as busy:
-        for _ in range(jobs.SLOTS.n):  # other sessions hold every training slot
-            assert busy.enter_context(jobs.SLOTS.hold(timeout=1))
+        for _ in range(capacity.SLOTS.n):  # other sessions hold every training slot
+            assert busy.enter_context(capacity.SLOTS.hold(timeout=1))
         at.button(key="ctl_play").click().run()
         wait_until(lambda: state(at).worker.waiting, what="the worker queueing for a slot")
         at.run()
@@ -57,8 +58,8 @@ def test_when_every_slot_is_busy_the_session_waits_and_says_so():
 
 
 def test_only_finished_runs_can_be_shared():
-    from rnnviz.session import Trainer
+    from rnnviz.runs.trainer import LocalTrainer
 
-    trainer = Trainer(RunConfig(cell="gru", hidden_size=4, seq_len=5, steps=10))
+    trainer = LocalTrainer.fresh(RunConfig(cell="gru", hidden_size=4, seq_len=5, steps=10))
     with pytest.raises(ValueError, match="only finished runs"):
         RunCache().put(trainer.config.key(), trainer.run)

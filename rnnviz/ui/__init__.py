@@ -6,8 +6,10 @@ import time
 
 import streamlit as st
 
-from rnnviz import jobs
-from rnnviz.cellspec import SPECS
+from rnnviz.engine.cellspec import SPECS
+from rnnviz.runs import capacity
+from rnnviz.runs.registry import registry
+from rnnviz.ui.browser import browser_key
 from rnnviz.ui.control import live, training_control
 from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
@@ -20,8 +22,8 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     """Every page starts here: config, state, sidebar, messages, and the run's Play/Pause/Step/Reset
     (with `control=False`, only its progress, which still redraws the page when the run has news)."""
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
-    jobs.configure_torch()
-    state = get_state()
+    capacity.configure_torch()
+    state = get_state(browser_key())
     state.draw_started = time.thread_time()  # live() measures what the whole page cost to draw
     state.page = "".join(c for c in title.lower() if c.isalnum())[:24]
     navigation()
@@ -30,13 +32,19 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     st.title(title)
     if state.error:
         st.error(state.error)
+    if registry().why:
+        st.warning(f"{registry().why[0].upper()}{registry().why[1:]}. Training goes on in memory.",
+                   icon=":material/save:")
+    if not state.can_control:
+        st.info("You are watching this run through a view-only link: its owner plays, pauses and resets it.",
+                icon=":material/visibility:")
     if state.notice:
         st.info(state.notice)
     if state.lesson is not None:
         st.success(f"**Lesson: {state.lesson.title}.** {state.lesson.claim}  \n**Look:** {state.lesson.look}",
                    icon=":material/school:")
     if control or (progress and state.playing):
-        training_control(state, state.driver, reset_driven, buttons=control)
+        training_control(state, state.driver, reset_driven, buttons=control and state.can_control)
         if control and state.driver is not state.worker:
             cells = ", ".join(SPECS[t.config.cell].label for t in state.driver.trainers)
             st.caption(f"Training the Compare page's group ({cells}) as one; this page shows its "
@@ -53,6 +61,7 @@ PAGES = (
     ("pages/5_Compare.py", "Compare cells", ":material/compare_arrows:"),
     ("pages/6_Text.py", "Text", ":material/text_fields:"),
     ("pages/7_Sweep.py", "Sweep", ":material/stacked_line_chart:"),
+    ("pages/8_Runs.py", "Runs", ":material/folder_open:"),
 )
 
 

@@ -14,8 +14,8 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from rnnviz.runs.worker import Worker, redraw_gap
 from rnnviz.ui.state import AppState, play, step
-from rnnviz.worker import Worker, redraw_gap
 
 REFRESH = 1.0  # seconds between progress updates while playing, and the shortest time between redraws
 
@@ -30,7 +30,7 @@ def training_control(state: AppState, worker: Worker | None, reset: Callable[[Ap
     playing = worker.playing
     state.drawn[key] = (worker.news(), time.monotonic())
 
-    @st.fragment(run_every=REFRESH if playing else None)
+    @st.fragment(run_every=REFRESH)  # also while paused: Play in another tab of this run shows here within a second
     def control() -> None:
         for w in (state.worker, state.compare):  # the session is open: none of its runs is idle
             if w is not None:

@@ -6,13 +6,14 @@ import hashlib
 
 import streamlit as st
 
-from rnnviz import exports, runfile
 from rnnviz.datasets import DATASETS
-from rnnviz.runfile import RunFileError
-from rnnviz.session import Trainer
-from rnnviz.train import Run
-from rnnviz.ui.state import replace_run
-from rnnviz.worker import Worker
+from rnnviz.engine.train import Run
+from rnnviz.runs import runfile
+from rnnviz.runs.registry import registry
+from rnnviz.runs.runfile import RunFileError
+from rnnviz.runs.trainer import Trainer
+from rnnviz.ui.state import use_run
+from rnnviz.views import exports
 
 UPLOAD_KEY = "runfile_upload"
 
@@ -24,7 +25,7 @@ def run_file_panel(state) -> None:
         run = state.run
         if run is not None and run.model is not None:
             st.download_button(
-                "Download this run", data=lambda: _saved(state.trainer), file_name=run_file_name(run),
+                "Download this run", data=lambda: run_file_bytes(state.trainer), file_name=run_file_name(run),
                 mime="application/zip", key="runfile_download", on_click="ignore", icon=":material/download:",
                 help="Settings, per-step history, probe traces and weights in one .zip: open it here later (or on "
                      "another rnnviz) to see every page as it is now, and continue training.",
@@ -37,7 +38,7 @@ def run_file_panel(state) -> None:
             st.error(error)
 
 
-def _saved(trainer: Trainer) -> bytes:
+def run_file_bytes(trainer: Trainer) -> bytes:
     """The run as a file, taken between two training steps (the worker may be training it). Streamlit builds it
     when the button is clicked, outside the page, where an exception would only break the download: a run too
     large to save gives a .zip holding a note that says why instead."""
@@ -68,13 +69,12 @@ def _opened(state) -> None:
 
 
 def open_run(state, run: Run) -> None:
-    """Make `run` this session's run, as if it had just been trained here (its settings go to the sidebar)."""
+    """Make `run` this session's run, as if it had just been trained here (its settings go to the sidebar).
+    It is registered (and kept) as a new run of this browser; it is not shared through the run cache, as it may
+    not be the run its settings would train."""
     run.config = canonical(run.config)
-    trainer = resumable_trainer(run)
-    # a resumed run is not shared through the run cache: it may not be the run its settings would train
-    replace_run(state, run.config, Worker([trainer], lambda t: None))
+    use_run(state, registry().adopt(run, owner=state.browser, origin="file"))
     state.lesson = None
-    state.view_token, state.form = state.view_token + 1, state.form + 1  # the sidebar redraws from the new config
     left = "" if run.finished else f" Press ▶ Play to continue training to step {run.config.steps:,}."
     state.notice = f"a run at step {max(run.step, 0):,} of {run.config.steps:,}.{left}"
 
@@ -84,11 +84,6 @@ def canonical(config):
     what the sidebar's widgets give back, and the opened run would be reset at the next rerun)."""
     defaults = {p.name: p.default for p in DATASETS[config.dataset].params}
     return config.replace(dataset_params={k: v for k, v in config.dataset_params.items() if defaults.get(k) != v})
-
-
-def resumable_trainer(run: Run) -> Trainer:
-    """A Trainer around a loaded run that continues training it (if it has steps left)."""
-    return Trainer(run.config, run=run, events=runfile.resume_events(run), opened=True)
 
 
 def chart_downloads(fig, caption: str, key: str | None, data=None) -> None:

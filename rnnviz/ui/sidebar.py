@@ -10,9 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import datasets
-from rnnviz.cellspec import SPECS
-from rnnviz.config import SETTINGS, ConfigError
 from rnnviz.datasets import DATASETS, DatasetError
+from rnnviz.engine.cellspec import SPECS
+from rnnviz.engine.config import SETTINGS, ConfigError
 from rnnviz.ui.state import AppState, apply_config
 
 CHANGED = "Settings changed: the run was reset to step 0."

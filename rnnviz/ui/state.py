@@ -6,16 +6,19 @@ It is the truth for settings and view state: widgets get their values from it, c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import streamlit as st
 
-from rnnviz import compare, remote
-from rnnviz.cellspec import COMPARED
-from rnnviz.config import ConfigError, RunConfig, parse_query, to_query
 from rnnviz.datasets import DatasetError
-from rnnviz.lessons import Lesson
-from rnnviz.session import Trainer
-from rnnviz.worker import Worker, trainer_for
+from rnnviz.engine.cellspec import COMPARED
+from rnnviz.engine.config import ConfigError, RunConfig, parse_query, to_query
+from rnnviz.runs import remote
+from rnnviz.runs.registry import GONE, Access, registry
+from rnnviz.runs.trainer import Trainer
+from rnnviz.runs.worker import Worker
+from rnnviz.views import compare
+from rnnviz.views.lessons import Lesson
 
 KEY = "rnnviz_state"
 
@@ -23,7 +26,8 @@ KEY = "rnnviz_state"
 @dataclass
 class AppState:
     config: RunConfig
-    worker: Worker | None = None  # trains the session's run beside the page
+    access: Access | None = None  # the session's run, as its link gives it (to control, or only to watch)
+    browser: str = ""  # this browser's key (rnnviz/ui/browser.py): whose runs the Runs page lists
     compare: Worker | None = None  # the Compare page's runs, one per cell, trained as a group
     compare_cells: tuple[str, ...] = COMPARED
     lesson: Lesson | None = None  # the lesson whose settings are loaded, while they are
@@ -48,12 +52,22 @@ class AppState:
         return f"{name}__{self.page}_{self.form}_{self.view_token}"
 
     @property
+    def worker(self) -> Worker | None:
+        """What plays the session's run (owned by the registry)."""
+        return None if self.access is None else self.access.worker
+
+    @property
     def trainer(self) -> Trainer | None:
-        return None if self.worker is None else self.worker.trainers[0]
+        return None if self.access is None else self.access.trainer
 
     @property
     def run(self):
-        return None if self.trainer is None else self.trainer.run
+        return None if self.access is None else self.access.run
+
+    @property
+    def can_control(self) -> bool:
+        """False on a view-only link: no Play, Pause, Step, Reset or delete."""
+        return self.access is None or self.access.control
 
     @property
     def driver(self) -> Worker | None:
@@ -70,17 +84,28 @@ class AppState:
         return self.driver is not None and self.driver.playing
 
 
-def get_state() -> AppState:
-    """This session's state; on first use the config comes from the URL (bad values are refused)."""
+def get_state(browser: str = "") -> AppState:
+    """This session's state; on first use the run comes from the link's ?run= and the settings from the URL
+    (bad values are refused)."""
     if KEY not in st.session_state:
-        st.session_state[KEY] = _first_state(dict(st.query_params.to_dict()))
+        st.session_state[KEY] = _first_state(dict(st.query_params.to_dict()), browser)
     state = st.session_state[KEY]
-    sync_url(state.config)
+    if state.access is not None:  # still in memory, or back from the store after a long quiet spell
+        state.access = registry().refresh(state.access) or state.access
+    sync_url(state)
     return state
 
 
-def _first_state(query: dict[str, str]) -> AppState:
-    state, refused = AppState(RunConfig()), None
+def _first_state(query: dict[str, str], browser: str = "") -> AppState:
+    state, refused = AppState(RunConfig(), browser=browser), None
+    secret = query.get(RUN_PARAM)
+    if secret:
+        access = registry().open(secret)
+        if access is not None:
+            use_run(state, access)
+            state.notice = access.held.restored
+            return state
+        refused = GONE + " Its settings are loaded below."
     try:
         state.config = parse_query(query)
     except (ConfigError, DatasetError) as err:
@@ -92,55 +117,69 @@ def _first_state(query: dict[str, str]) -> AppState:
     return state
 
 
-def sync_url(config: RunConfig) -> None:
-    """Mirror the config in the URL so a copied link reproduces the run."""
-    wanted = to_query(config)
+RUN_PARAM = "run"  # ?run=<the run's id, or its view-only token>
+
+
+def sync_url(state: AppState) -> None:
+    """Mirror the run's id and its settings in the URL, so a copied link (a reload, a second tab) finds the run
+    and a link without the id reproduces it."""
+    wanted = to_query(state.config)
+    if state.access is not None:
+        wanted[RUN_PARAM] = state.access.secret
     if dict(st.query_params.to_dict()) != wanted:
         st.query_params.from_dict(wanted)
 
 
+def run_link(secret: str, config: RunConfig, page: str = "Train") -> str:
+    """A link that opens the run `secret` names (its settings beside it, for a server that no longer has it)."""
+    base = (st.context.url or "").rstrip("/")
+    return f"{base}/{page}?{urlencode({**to_query(config), RUN_PARAM: secret})}"
+
+
 def apply_config(state: AppState, config: RunConfig, notice: str | None = None, force: bool = False,
-                 use_cache: bool = True) -> bool:
-    """Switch to `config` with a fresh (or cached) run; on bad data keep the previous run and say why."""
+                 use_cache: bool = True, origin: str = "train") -> bool:
+    """Switch to a new run of `config` (or the cached finished one); the old run is kept (paused) in the registry.
+    On bad data keep the previous run and say why."""
     if config == state.config and state.worker is not None and not force:
         return False
     try:
-        trainer = trainer_for(config, use_cache=use_cache)  # built before anything is replaced
+        access = registry().create(config, owner=state.browser, origin=origin, use_cache=use_cache)
     except (DatasetError, ConfigError, MemoryError) as err:
         state.error = f"{err}" if not isinstance(err, MemoryError) else "Not enough memory for this run."
         return False
-    replace_run(state, config, Worker([trainer]))
+    use_run(state, access)
     state.notice = notice
-    if trainer.from_cache:
+    if access.trainer.from_cache:
         state.notice = "This run was already trained on this server with the same settings: shown from the cache."
-    state.notice = remote.fallback_notice([trainer]) or state.notice  # Ray configured but unusable
-    if state.lesson is not None and state.lesson.config != config:
-        state.lesson = None
-    state.view_token += 1
+    state.notice = remote.fallback_notice([access.trainer]) or state.notice  # Ray configured but unusable
     return True
 
 
-def replace_run(state: AppState, config: RunConfig, worker: Worker) -> None:
-    """Make `worker`'s run the session's run. The old one stops for good, and so does the Compare group,
-    which trained the old run beside its other cells (it is rebuilt around the new run when Compare is shown)."""
+def use_run(state: AppState, access: Access) -> None:
+    """Make `access`'s run the session's run. The old one is paused (the registry keeps it), and so is the
+    Compare group, which trained the old run beside its other cells (rebuilt around the new run when shown)."""
     if state.compare is not None:
-        state.compare.close()  # leaves the borrowed session run open; closes the group's other runs
+        state.compare.close()  # borrows every run: closes only its thread
         state.compare, state.group_drives = None, False
-    if state.worker is not None:
-        state.worker.close()  # joins the thread first: nothing is advancing the old trainer afterwards
-    state.config, state.worker, state.error = config, worker, None
+    if state.access is not None and state.access.control and state.access.held is not access.held:
+        state.access.worker.pause()  # checkpointed: kept on disk, one click away on the Runs page
+    state.access, state.config, state.error = access, access.trainer.config, None
+    if state.lesson is not None and state.lesson.config != state.config:
+        state.lesson = None
     state.view.pop("probe_step", None)  # follow the new run's latest probe
+    state.view_token, state.form = state.view_token + 1, state.form + 1  # the sidebar redraws from the new config
 
 
 def reset(state: AppState) -> None:
-    """Back to the initial weights: train afresh, never from the cache; on failure the run stays."""
-    if apply_config(state, state.config, force=True, use_cache=False):
+    """Back to the initial weights: a fresh run, never from the cache (the old one is kept); on failure the
+    run stays."""
+    if apply_config(state, state.config, force=True, use_cache=False, origin=_origin(state)):
         state.notice = "Run reset: the model is back at its initial weights."
 
 
 def start_lesson(state: AppState, lesson: Lesson) -> None:
     """Callback for a lesson button: its config, a fresh (or cached) run, playing at once on its page."""
-    if not apply_config(state, lesson.config) and state.config != lesson.config:
+    if not apply_config(state, lesson.config, origin="lesson") and state.config != lesson.config:
         return  # the error says why, and the previous run stays
     state.lesson, state.notice = lesson, None
     if lesson.compare:
@@ -148,6 +187,10 @@ def start_lesson(state: AppState, lesson: Lesson) -> None:
         play(state, compare_group(state))
     else:
         play(state, state.worker)
+
+
+def _origin(state: AppState) -> str:
+    return state.access.held.entry.origin if state.access is not None else "train"
 
 
 def play(state: AppState, worker: Worker | None) -> None:
@@ -165,7 +208,7 @@ def step(state: AppState, worker: Worker | None) -> None:
 def _take_over(state: AppState, worker: Worker | None) -> bool:
     """One of the session's workers trains at a time: the other, which may share the session's run with it, is
     paused first; the group, once played or stepped, is what every page drives."""
-    if worker is None:
+    if worker is None or not state.can_control:
         return False
     other = state.compare if worker is state.worker else state.worker
     if other is not None and other is not worker:
@@ -200,15 +243,16 @@ def compare_group(state: AppState, use_cache: bool = True) -> Worker | None:
     if state.compare is not None and [t.config for t in state.compare.trainers] == configs:
         return state.compare
     own = state.trainer if state.trainer is not None and state.trainer.config in configs else None
+    reg = registry()
     try:
-        trainers = [own if own is not None and c == own.config else trainer_for(c, use_cache=use_cache)
-                    for c in configs]
+        trainers = [own if own is not None and c == own.config else
+                    reg.create(c, owner=state.browser, origin="compare", use_cache=use_cache).trainer for c in configs]
     except (DatasetError, ConfigError, MemoryError) as err:
         state.error = f"{err}"
         return state.compare
     if state.compare is not None:
         state.compare.close()
-    state.compare = Worker(trainers, borrowed=[own] if own is not None else []) if trainers else None
+    state.compare = reg.group(trainers) if trainers else None
     state.group_drives = False
     state.notice = remote.fallback_notice([t for t in trainers if t is not own]) or state.notice
     return state.compare

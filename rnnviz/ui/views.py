@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from rnnviz.record import Trace
+from rnnviz.engine.record import Trace
 from rnnviz.ui.runfiles import chart_downloads
 from rnnviz.ui.state import AppState
 

@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Any
 
 from rnnviz import server
-from rnnviz.cellspec import KINDS
+from rnnviz.datasets import DATASETS
+from rnnviz.engine.cellspec import KINDS
+from rnnviz.engine.memory import advice, estimate, size
 
 CELLS = KINDS  # the cell table (rnnviz/cellspec.py) is the one list of cell kinds
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -185,14 +187,12 @@ MAX_TRAIN_BYTES = server.MAX_TRAIN_MB * 2**20  # one run's memory (RNNVIZ_MAX_TR
 def training_bytes(config: RunConfig) -> int:
     """Estimated peak memory of a run: its data (from the shapes the dataset will build), the model's weights and
     optimizer state, one training step's activations (embedding and logits included), validation and probes.
-    The parts are in rnnviz.memory.estimate."""
-    from rnnviz.memory import estimate  # late import: the estimate reads the dataset registry
+    The parts are in rnnviz.engine.memory.estimate."""
 
     return estimate(config)["total"]
 
 
 def _check_memory(config: RunConfig) -> None:
-    from rnnviz.memory import advice, estimate, size
 
     parts = estimate(config)
     if parts["total"] > MAX_TRAIN_BYTES:
@@ -201,7 +201,6 @@ def _check_memory(config: RunConfig) -> None:
 
 
 def _check_dataset(name: Any, params: Any) -> None:
-    from rnnviz.datasets import DATASETS  # late import: datasets import config
 
     _check_choice("dataset", name, tuple(DATASETS))
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):

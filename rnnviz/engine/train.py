@@ -19,15 +19,14 @@ import pandas as pd
 import torch
 
 from rnnviz import server
-from rnnviz.cellspec import spec
-from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
-from rnnviz.model import SequenceModel
-from rnnviz.record import Trace, replay
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.config import RunConfig
+from rnnviz.engine.memory import PROBE_BYTES_PER_RUN, probe_samples
+from rnnviz.engine.model import SequenceModel
+from rnnviz.engine.record import Trace, replay
 
-PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
 WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
-PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
 # validation samples scored per evaluation: a fixed slice, so the curve is smooth, and cheap (a pass of 64 samples
 # costs half a training step of batch 64: every 25 steps, about 2 % of the time); the Train page scores them all
 MAX_VAL = 64
@@ -85,9 +84,17 @@ def train(
     config: RunConfig, data: SequenceData | None = None, stop: Callable[[], bool] | None = None
 ) -> Iterator[TrainEvent]:
     """Yield one TrainEvent per step (step 0 = before any update). Deterministic per config."""
+    yield from new_run(config, data).events(stop)
+
+
+def new_run(config: RunConfig, data: SequenceData | None = None) -> Run:
+    """The one factory of a run: its data (built from the config unless given), model and optimizer, no step yet.
+
+    Everything that trains or shows a run builds it here (train_run, the trainers, a Ray actor, sweeps, run
+    files), so a run is the same whoever makes it. DatasetError / ConfigError propagate."""
     data = data if data is not None else load_dataset(config)
     model = build_model(config, data)
-    yield from train_model(config, data, model, stop)
+    return Run(config, model, data, optimizer=make_optimizer(config, model))
 
 
 def train_model(
@@ -205,12 +212,6 @@ class _Observer:
             event.probe = replay(self.model, self.probe_x, self.probe_y)
 
 
-def probe_samples(config: RunConfig) -> int:
-    """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
-    per_sample = spec(config.cell).probe_arrays * config.num_layers * config.seq_len * config.hidden_size * 4
-    return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
-
-
 PROBE_SHARE = 0.05  # probes may take at most this share of training time: past it they are spaced further apart
 PROBE_SLACK_S = 0.05  # ...unless all the asked-for probes together add less than this to the run (tiny runs)
 
@@ -284,7 +285,7 @@ class Run:
     _grad_names: tuple[str, ...] | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)  # history of the first len(_frame) rows
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    optimizer: torch.optim.Optimizer | None = None  # kept so a saved run can continue (rnnviz.runfile)
+    optimizer: torch.optim.Optimizer | None = None  # kept so a saved run can continue (rnnviz.runs.runfile)
     stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)  # held by a trainer for each step
     _copy: tuple[int, SequenceModel] | None = field(default=None, repr=False)  # (step, model copy) for readers
     _waiting: list = field(default_factory=list, repr=False)  # one item per reader waiting for `stepping`
@@ -341,6 +342,17 @@ class Run:
             self._frame = pd.DataFrame({c: table[c] for c in self.columns}) if self._rows else None
             self.version += 1
 
+    def events(self, stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
+        """The training events that continue this run from its next step (step 0 for a new run), exactly as an
+        uninterrupted run would go on: the batches already drawn are skipped, the optimizer keeps its state."""
+        if self.finished or self.model is None or self.data is None:
+            return iter(())
+        if self.optimizer is None:
+            self.optimizer = make_optimizer(self.config, self.model)
+        events = train_model(self.config, self.data, self.model, stop, start_step=self.step + 1,
+                             optimizer=self.optimizer)
+        return _offset_seconds(events, self.seconds) if self.seconds else events
+
     @contextmanager
     def one_step(self):
         """Held by a trainer while it takes (and records) one step. A lock is not fair: a trainer taking it
@@ -390,6 +402,13 @@ class Run:
                 frame = new if frame is None or not done else pd.concat([frame, new], ignore_index=True)
                 self._frame = frame
         return frame
+
+    def latest_losses(self) -> dict[str, float]:
+        """The last step's training loss and the last validation loss (empty before any step)."""
+        rows = self._rows[-(self.config.eval_every + 1):]
+        out = {"loss": rows[-1][1]} if rows else {}
+        val = next((r[2] for r in reversed(rows) if not math.isnan(r[2])), None)
+        return out if val is None else {**out, "val_loss": val}
 
     @property
     def step(self) -> int:
@@ -441,10 +460,14 @@ def _thinned(probes: list[tuple[int, Trace]]) -> list[tuple[int, Trace]]:
 
 def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
     """Train to the end (or divergence) and return the whole Run."""
-    data = data if data is not None else load_dataset(config)
-    model = build_model(config, data)
-    run = Run(config, model, data, optimizer=make_optimizer(config, model))
-    for event in train_model(config, data, model, optimizer=run.optimizer):
+    run = new_run(config, data)
+    for event in run.events():
         run.record(event)
     return run
 
+
+def _offset_seconds(events: Iterator[TrainEvent], seconds: float) -> Iterator[TrainEvent]:
+    """A continued loop counts its time from 0; the run's clock carries on from what it had."""
+    for event in events:
+        event.seconds += seconds
+        yield event

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnnviz import metrics
-from rnnviz.cellspec import spec
-from rnnviz.config import RunConfig
-from rnnviz.model import parameter_count
-from rnnviz.train import Run
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.config import RunConfig
+from rnnviz.engine.model import parameter_count
+from rnnviz.engine.train import Run
+from rnnviz.views import metrics
 
 MAX_CELLS = 4
 

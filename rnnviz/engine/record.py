@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnviz.cells import layer_params, unroll
-from rnnviz.cellspec import spec
-from rnnviz.model import SequenceModel, task_loss
+from rnnviz.engine.cells import layer_params, unroll
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.model import SequenceModel, task_loss
 
 
 class Gates(dict):
@@ -79,7 +79,7 @@ class Trace:
 def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
     """Re-run `model` on a probe batch with its own parameters, recording states, gates and dL/dh_t.
 
-    The fused module computes every layer's h_t (as training does); the hand-written cells of rnnviz.cells,
+    The fused module computes every layer's h_t (as training does); the hand-written cells of rnnviz.engine.cells,
     given h_{t-1}, give every gate (and c_t) for all steps at once, with their pointwise derivatives; BPTT then
     walks back through time with those and W_hh, one small product per step. The model's parameters neither
     change nor collect .grad.
@@ -116,7 +116,7 @@ class _Layer:
 
     For each part o of the new state (h_t, c_t), one tensor per step t: d o / d hp and d o / d xp (B, G*H), and
     d o / d(each previous part) (B, H) where it is not zero. Unit j reads only unit j of each gate block, so one
-    backward pass with all-ones weights gives each of them whole (rnnviz.cells says so of every cell).
+    backward pass with all-ones weights gives each of them whole (rnnviz.engine.cells says so of every cell).
     """
 
     def __init__(self, cell, rnn: torch.nn.Module, k: int, u: torch.Tensor):

@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from rnnviz import jobs, remote
-from rnnviz.session import Trainer
+from rnnviz.runs import capacity
+from rnnviz.runs.trainer import Trainer
 
 IDLE_SECONDS = 30.0  # a playing session whose page stops asking for news is paused (tab closed)
 SLICE_SECONDS = 0.2  # training per hold of a slot before queueing again, so waiting sessions get turns
@@ -35,19 +35,22 @@ def redraw_gap(base: float, draw_seconds: float = 0.0) -> float:
     training, however many sessions play; the browsers, which render every redraw, are spared in proportion.
     """
     playing = max(playing_workers(), 1)
-    return max(base * max(1.0, playing / jobs.SLOTS.n), playing * draw_seconds / DRAW_SHARE)
+    return max(base * max(1.0, playing / capacity.SLOTS.n), playing * draw_seconds / DRAW_SHARE)
 
 
 class Worker:
     """Play / Pause / Step / close for a group of trainers, trained in turn one step each."""
 
-    def __init__(self, trainers: list[Trainer], on_finish: Callable[[Trainer], None] | None = None,
-                 slots: jobs.Slots | None = None, idle_seconds: float = IDLE_SECONDS, borrowed: list[Trainer] = ()):
+    def __init__(self, trainers: list[Trainer], on_event: Callable[[Trainer, str], None] | None = None,
+                 slots: capacity.Slots | None = None, idle_seconds: float = IDLE_SECONDS, borrowed: list[Trainer] = ()):
+        """`on_event(trainer, what)` hears, between steps: "progress" after each slice of training or Step,
+        "paused" once Pause (or nobody watching) stopped it, "finished" once, when it trained its last step."""
         self.trainers = list(trainers)
         self.borrowed = list(borrowed)  # trained here but owned elsewhere (the session's run in the Compare group)
-        self.on_finish = on_finish or _share_finished
+        self.on_event = on_event or (lambda trainer, what: None)
         # runs trained on a Ray cluster (RayTrainer.remote) take no training slot here: the cluster schedules them
-        self.slots = slots or (jobs.UNLIMITED if all(getattr(t, "remote", False) for t in trainers) else jobs.SLOTS)
+        remote = all(t.remote for t in trainers)
+        self.slots = slots or (capacity.UNLIMITED if remote else capacity.SLOTS)
         self.idle_seconds = idle_seconds
         self.waiting = False  # Play is on but no training slot is free
         self.paused_idle = False  # paused because nobody was watching
@@ -57,7 +60,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._control = threading.Lock()  # play / pause / step / close one at a time
         self._seen = time.monotonic()
-        self._shared: set[int] = set()
+        self._ended: set[int] = set()  # trainers whose end was told
         self.connected: Callable[[], bool] | None = None  # the page's session still has its browser (ui sets it)
 
     @property
@@ -67,6 +70,15 @@ class Worker:
     @property
     def playing(self) -> bool:
         return self._want and not self.finished and not self._closed
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def seen(self) -> float:
+        """When a page last said it shows this worker (time.monotonic())."""
+        return self._seen
 
     def touch(self) -> None:
         """The page is still open (called on every refresh)."""
@@ -85,7 +97,10 @@ class Worker:
     def pause(self) -> None:
         """Stop training after the step under way (returns once it has stopped)."""
         with self._control:
+            was = self._want
             self._stop_thread()
+            if was:
+                self._tell("paused")
 
     def step(self, timeout: float = 5.0) -> int:
         """Pause, then apply one update to each unfinished run; returns how many runs stepped."""
@@ -124,6 +139,7 @@ class Worker:
             while self._want and not self.finished:
                 if self._idle():
                     self._want, self.paused_idle = False, True
+                    self._tell("paused")
                     break
                 with self.slots.hold(SLOT_WAIT) as got:
                     self.waiting = not got
@@ -155,27 +171,16 @@ class Worker:
                 t.step()
 
     def _after_steps(self) -> None:
+        self._tell("progress")
         for t in self.trainers:
-            if t.finished and t.trained_here and id(t) not in self._shared:  # not a cached or opened run
-                self._shared.add(id(t))
-                self.on_finish(t)
+            if t.finished and id(t) not in self._ended:
+                self._ended.add(id(t))
+                self.on_event(t, "finished")
 
-
-def trainer_for(config, use_cache: bool = True) -> Trainer:
-    """A trainer for `config`: the finished run from the server's cache if there is one, else a fresh model,
-    trained in a Ray actor when RNNVIZ_RAY_ADDRESS is set (rnnviz.remote.live_trainer), else in this process.
-
-    Raises DatasetError / ConfigError when the data can't be built (e.g. an upload the server dropped).
-    """
-    cached = jobs.RUN_CACHE.get(config.key()) if use_cache else None
-    if cached is not None:
-        return Trainer(config, run=cached)
-    return remote.live_trainer(config)
-
-
-def _share_finished(trainer: Trainer) -> None:
-    """Finished runs are deterministic per config: keep them for the next session with the same settings."""
-    jobs.RUN_CACHE.put(trainer.config.key(), trainer.run)
+    def _tell(self, what: str) -> None:
+        for t in self.trainers:
+            if what != "progress" or not t.finished:
+                self.on_event(t, what)
 
 
 def _version(run) -> tuple:

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnnviz.cellspec import spec
-from rnnviz.config import ConfigError, RunConfig
 from rnnviz.datasets import DatasetError, load_dataset
-from rnnviz.record import Trace
-from rnnviz.train import Run, build_model, make_optimizer, probe_samples, train_model
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.config import ConfigError, RunConfig
+from rnnviz.engine.record import Trace
+from rnnviz.engine.train import Run, make_optimizer, new_run, probe_samples
 
 FORMAT, VERSION = "rnnviz-run", 1
 MAX_FILE_BYTES = 64 * 2**20  # the .zip as uploaded
@@ -181,7 +181,7 @@ def load_run(data: bytes) -> Run:
         dataset = load_dataset(config)
     except (DatasetError, ConfigError) as err:
         raise RunFileError(f"the run's data cannot be rebuilt: {err}") from None
-    run = Run(config, build_model(config, dataset), dataset)
+    run = new_run(config, dataset)
     run.restore_columns(_history(entries, [n for n, _ in run.model.named_parameters()], config))
     run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
@@ -461,23 +461,3 @@ def _check_consistent(run: Run, manifest: dict) -> None:
     if isinstance(run.seconds, bool) or not isinstance(run.seconds, (int, float)) or not run.seconds >= 0:
         raise RunFileError(f"{MANIFEST}: seconds={run.seconds!r} must be a number of seconds")
     run.seconds = float(run.seconds)
-
-
-# ---- continuing -----------------------------------------------------------------------------------------------
-
-
-def resume_events(run: Run):
-    """Training events that continue `run` from its next step, as an uninterrupted run would (None if it can't)."""
-    if run.finished:
-        return None
-    if run.optimizer is None:
-        run.optimizer = make_optimizer(run.config, run.model)
-    events = train_model(run.config, run.data, run.model, start_step=run.step + 1, optimizer=run.optimizer)
-    return _offset_seconds(events, run.seconds)
-
-
-def _offset_seconds(events, seconds: float):
-    """The resumed loop counts its time from 0; the run's clock carries on from what the file recorded."""
-    for event in events:
-        event.seconds += seconds
-        yield event

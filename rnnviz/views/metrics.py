@@ -30,7 +30,7 @@ def predict(model: torch.nn.Module, data: SequenceData, batch: int | None = None
 
 def predict_batch(model: torch.nn.Module, data: SequenceData) -> int:
     """Validation samples per forward pass in predict(), from the memory estimate of one sample's pass."""
-    from rnnviz.memory import PREDICT_BYTES
+    from rnnviz.engine.memory import PREDICT_BYTES
 
     rnn = getattr(model, "rnn", None)
     if rnn is None:  # not a SequenceModel (a stand-in in tests): all at once

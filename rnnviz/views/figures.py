@@ -15,8 +15,8 @@ import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from rnnviz.analysis import Decay, Saturation, decay_rate, downsample, downsample_index, param_grad_columns
-from rnnviz.cellspec import GATE_KIND, KIND_RANGE, SPECS, gate_label
+from rnnviz.engine.cellspec import GATE_KIND, KIND_RANGE, SPECS, gate_label
+from rnnviz.views.analysis import Decay, Saturation, decay_rate, downsample, downsample_index, param_grad_columns
 
 MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
 LINE_POINTS = 4_000  # a curve never needs more than this on a screen
@@ -63,6 +63,10 @@ CAPTIONS = {
     "whose curve leaves the dashed baseline first and lowest learned the task best.",
     "compare_grad_curves": "Each cell's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
     "share kept per step back in the legend; the flatter the line, the further back the cell can learn from.",
+    "runs_losses": "Validation loss of each chosen run against step (training loss faint), each run in its colour; "
+    "runs on different data or sequence lengths are not on the same scale.",
+    "runs_grad_curves": "Each chosen run's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
+    "share kept per step back in the legend; the flatter the line, the further back that run can learn from.",
 }
 
 
@@ -415,12 +419,14 @@ def saliency(values: np.ndarray):
 # ---------------------------------------------------------------- Compare page
 
 
-def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict, log_y: bool = False):
-    """Validation (solid) and training (faint) loss of each cell against step, with the shared baseline."""
+def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict | None, log_y: bool = False,
+                   colors: dict[str, str] | None = None):
+    """Validation (solid) and training (faint) loss of each cell (or named run, coloured by `colors`) against
+    step, with the shared baseline."""
     fig = go.Figure()
     per_line = min(LINE_POINTS, (MAX_POINTS - 4) // (4 * max(len(histories), 1)))
     for cell, history in histories.items():
-        c = _cell_color(cell)
+        c = colors[cell] if colors else _cell_color(cell)
         h = downsample(history, per_line)
         fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name=f"{cell} training",
                         line=dict(color=c, width=1), opacity=0.35, legendgroup=cell)
@@ -431,19 +437,21 @@ def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict, log_y: bo
     if (level := _loss_level(baseline)) is not None:
         _hline(fig, 0, last, level, "baseline (learned nothing)", "grey")
     fig.update_yaxes(type="log" if log_y else "linear")
-    return _style(fig, "Loss by cell", "training step", "loss")
+    return _style(fig, "Loss by run" if colors else "Loss by cell", "training step", "loss")
 
 
-def compare_grad_curves(curves: dict[str, np.ndarray]):
-    """Each cell's batch-mean ||dL/dh_t|| against t (log y), its fitted factor per step back in the name."""
+def compare_grad_curves(curves: dict[str, np.ndarray], colors: dict[str, str] | None = None):
+    """Each cell's (or named run's) batch-mean ||dL/dh_t|| against t (log y), its fitted factor per step back in
+    the name."""
     fig = go.Figure()
     per_curve = MAX_POINTS // (2 * max(len(curves), 1))
     for cell, norms in curves.items():
         t = downsample_index(len(norms), per_curve)
         fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", name=f"{cell}: {decay_rate(norms).label}",
-                        line=dict(color=_cell_color(cell), width=2))
+                        line=dict(color=colors[cell] if colors else _cell_color(cell), width=2))
     fig.update_yaxes(type="log", exponentformat="power")
-    return _style(fig, "Gradient norm through time by cell", "time step t", "‖∂L/∂h_t‖")
+    title = "Gradient norm through time by run" if colors else "Gradient norm through time by cell"
+    return _style(fig, title, "time step t", "‖∂L/∂h_t‖")
 
 
 # ---------------------------------------------------------------- Dynamics: step Jacobians, fixed points, replay

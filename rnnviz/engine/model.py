@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnnviz.cellspec import spec
-from rnnviz.config import RunConfig
+from rnnviz.engine.cellspec import spec
+from rnnviz.engine.config import RunConfig
 
 
 class SequenceModel(nn.Module):

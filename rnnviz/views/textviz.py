@@ -7,9 +7,9 @@ import html
 import numpy as np
 import torch
 
-from rnnviz.cellspec import gate_range
-from rnnviz.model import SequenceModel
-from rnnviz.record import replay
+from rnnviz.engine.cellspec import gate_range
+from rnnviz.engine.model import SequenceModel
+from rnnviz.engine.record import replay
 
 FEATURES = ("inside quotes", "inside brackets", "position in line")
 

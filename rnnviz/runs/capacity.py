@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 
 from rnnviz import server
-from rnnviz.train import Run
+from rnnviz.engine.train import Run
 
 
 class Slots:

@@ -1,15 +1,17 @@
 """Memory a run will need, estimated from the shapes its dataset and model will have, before anything is built.
 
-RunConfig refuses a run whose estimate exceeds the server's limit (rnnviz.config.MAX_TRAIN_BYTES), naming what to
+RunConfig refuses a run whose estimate exceeds the server's limit (rnnviz.engine.config.MAX_TRAIN_BYTES), naming what to
 lower. tests/test_memory_estimate.py checks the parts against measured tensor sizes.
 """
 
 from __future__ import annotations
 
-from rnnviz.cellspec import spec
 from rnnviz.datasets import DatasetError, Shape, dataset_shape
+from rnnviz.engine.cellspec import spec
 
 BACKWARD = 1.1  # the backward pass's working share on top of what the forward saves (CellSpec.saved_floats)
+PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
+PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
 PREDICT_BYTES = 32 * 2**20  # activations of one batch when the whole validation set is scored (metrics.predict)
 
 
@@ -49,10 +51,14 @@ def validation_bytes(config, shape: Shape) -> int:
     return forward_bytes(config, shape, batch) + shape.n_val * outputs
 
 
+def probe_samples(config) -> int:
+    """probe_size, capped so one probe's states and gates (float32) stay within PROBE_BYTES_EACH."""
+    per_sample = spec(config.cell).probe_arrays * config.num_layers * config.seq_len * config.hidden_size * 4
+    return max(1, min(config.probe_size, PROBE_BYTES_EACH // per_sample))
+
+
 def probe_bytes(config, shape: Shape) -> tuple[int, int]:
     """(stored probes, one replay's working memory): probes are capped per probe and thinned per run."""
-    from rnnviz.train import PROBE_BYTES_PER_RUN, probe_samples  # late import: train imports config
-
     n = min(probe_samples(config), max(1, shape.n_val))
     arrays = spec(config.cell).probe_arrays * config.num_layers * config.hidden_size
     outputs = shape.output_size * (shape.T if shape.task == "next_token" else 1)

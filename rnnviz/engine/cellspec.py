@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from rnnviz import cells
+from rnnviz.engine import cells
 
 # what squashes a gate decides its range: it sets the saturation thresholds, the colour scale and the text colouring
 KIND_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}  # "linear" (a preactivation) has no fixed range
@@ -61,7 +61,7 @@ class CellSpec:
         return self.state_parts + len(self.gates)
 
     def step(self, xp, state, w_hh, b_hh=None):
-        """One time step from the previous state: (new state, gates) (see rnnviz.cells)."""
+        """One time step from the previous state: (new state, gates) (see rnnviz.engine.cells)."""
         return cells.step(self, xp, state, w_hh, b_hh)
 
     def module_kwargs(self) -> dict:
@@ -78,7 +78,7 @@ _LSTM = (Gate("input", "sigmoid", "input gate i"), Gate("forget", "sigmoid", "fo
 _GRU = (Gate("reset", "sigmoid", "reset gate r"), Gate("update", "sigmoid", "update gate z"),
         Gate("new", "tanh", "candidate n"))
 
-# saved_floats measured with saved_tensors_hooks on torch 2.13 CPU (rnnviz.memory adds the backward's share)
+# saved_floats measured with saved_tensors_hooks on torch 2.13 CPU (rnnviz.engine.memory adds the backward's share)
 SPECS = {s.key: s for s in (
     CellSpec("rnn_tanh", "Vanilla RNN (tanh)", nn.RNN, cells.tanh_cell, _PRE, ("W_hh",), 2.1, nonlinearity="tanh"),
     CellSpec("rnn_relu", "Vanilla RNN (ReLU)", nn.RNN, cells.relu_cell, _PRE, ("W_hh",), 2.1, nonlinearity="relu",

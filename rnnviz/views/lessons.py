@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnviz.config import RunConfig
+from rnnviz.engine.config import RunConfig
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,8 @@ early stop once solved, on a local process pool or on Ray tasks; results stream 
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
-import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -19,15 +17,16 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from rnnviz import jobs, server
-from rnnviz.cellspec import COMPARED
-from rnnviz.config import FIELDS, ConfigError, RunConfig
+from rnnviz import server
 from rnnviz.datasets import load_dataset
-from rnnviz.metrics import evaluate_metrics
-from rnnviz.record import replay
-from rnnviz.train import Run, build_model, probe_samples, train_model
+from rnnviz.engine.cellspec import COMPARED
+from rnnviz.engine.config import FIELDS, ConfigError, RunConfig
+from rnnviz.engine.record import replay
+from rnnviz.engine.train import Run, build_model, probe_samples, train_model
+from rnnviz.runs import capacity
+from rnnviz.runs.cluster import ensure_ray, ray_address, ray_available
+from rnnviz.views.metrics import evaluate_metrics
 
-RAY_ADDRESS_ENV = "RNNVIZ_RAY_ADDRESS"  # e.g. "auto" or "ray://head:10001"; unset = the local process pool
 MAX_RUNS = 2000  # a grid larger than this is refused
 GRID_AXES = ("cell", "seq_len", "seed", "steps")  # set by the grid itself, so not allowed as extra fields
 COLUMNS = ["cell", "seq_len", "seed", "solved", "steps_to_solve", "metric", "final", "steps", "seconds",
@@ -238,19 +237,6 @@ def _reap(processes: list, grace: float = STOP_GRACE_S) -> None:
         p.terminate()
 
 
-def ray_address() -> str | None:
-    return os.environ.get(RAY_ADDRESS_ENV) or None
-
-
-def ray_available() -> bool:
-    """Whether ray is installed, without importing it (the Sweep page asks on every draw; importing ray into the
-    web server takes seconds and memory, and only a sweep on a cluster needs it)."""
-    try:
-        return importlib.util.find_spec("ray") is not None
-    except ValueError:  # sys.modules["ray"] is None: imports of ray are blocked
-        return False
-
-
 def _ray_task(config: RunConfig):
     torch.set_num_threads(1)
     out = run_one(config)
@@ -264,8 +250,6 @@ class RayTasks:
 
     def __init__(self, address: str | None = None, workers: int | None = None):
         import ray
-
-        from rnnviz.remote import ensure_ray  # connects in a thread that outlives this sweep's (see there)
 
         why = ensure_ray(address)
         if why is not None:
@@ -302,14 +286,14 @@ def make_backend(kind: str = "auto", address: str | None = None, workers: int | 
 
 # ---- the sweep -------------------------------------------------------------------------------------------------
 
-def sweep(grid: Grid, backend, cache: jobs.RunCache | None = None, slots=None,
+def sweep(grid: Grid, backend, cache: capacity.RunCache | None = None, slots=None,
           stop: Callable[[], bool] | None = None, slot_timeout: float = 0.2) -> Iterator[dict]:
     """Yield one result row per run as runs finish (cache hits first). Every run under way holds one of each of
     `slots` (a Slots, or several: e.g. the sweeps' share and the server's training slots), so a sweep never trains
     more than the server allows. Closing the generator (or `stop()` turning true) stops the runs under way;
     rows yielded are kept. A run that raises gives a row with its `error` and the sweep goes on."""
     stop = stop or (lambda: False)
-    slots = () if slots is None else (slots,) if isinstance(slots, jobs.Slots) else tuple(slots)
+    slots = () if slots is None else (slots,) if isinstance(slots, capacity.Slots) else tuple(slots)
     todo = deque(grid.configs())
     running: dict[Future, tuple[ExitStack, RunConfig]] = {}
     try:
@@ -336,7 +320,7 @@ _SOLVED: OrderedDict[str, str] = OrderedDict()  # a sweep run's key -> the key o
 _SOLVED_MAX = 10_000
 
 
-def cached_run(cache: jobs.RunCache | None, config: RunConfig) -> Run | None:
+def cached_run(cache: capacity.RunCache | None, config: RunConfig) -> Run | None:
     """The finished run of a sweep's `config` from the run cache: itself, or the run it became when it was solved
     before its budget (cached under its own, shorter steps; training is deterministic, so it is the same)."""
     if cache is None:
@@ -365,7 +349,7 @@ def _take_slots(slots: tuple, timeout: float) -> ExitStack | None:
     return held
 
 
-def _collect(running: dict, cache: jobs.RunCache | None, timeout: float) -> Iterator[dict]:
+def _collect(running: dict, cache: capacity.RunCache | None, timeout: float) -> Iterator[dict]:
     if not running:
         return
     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -407,7 +391,7 @@ class Sweep:
     gone (`connected`, set by the page) stops by itself, keeping what finished, so an abandoned sweep frees its
     slots."""
 
-    def __init__(self, grid: Grid, backend=None, cache: jobs.RunCache | None = None, slots=None,
+    def __init__(self, grid: Grid, backend=None, cache: capacity.RunCache | None = None, slots=None,
                  idle_seconds: float = IDLE_SECONDS):
         self.grid, self.total = grid, len(grid.configs())
         self._backend, self._cache, self._slots = backend, cache, slots
@@ -544,11 +528,11 @@ def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget:
 
 def start_sweep(grid: Grid, address: str | None = None) -> Sweep:
     """Locally: a process pool whose runs each hold one of the sweeps' share of the server's training slots and one
-    training slot, so all sweeps together leave at least one slot to live sessions (jobs.SWEEP_SLOTS). With a Ray
+    training slot, so all sweeps together leave at least one slot to live sessions (capacity.SWEEP_SLOTS). With a Ray
     address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
     if address and not ray_available():
         raise ConfigError("a Ray address is set but ray is not installed: pip install -r requirements-ray.txt")
     if address:
-        return Sweep(grid, lambda: make_backend("ray", address), jobs.RUN_CACHE).start()
-    slots = (jobs.SWEEP_SLOTS, jobs.SLOTS)
-    return Sweep(grid, lambda: LocalPool(jobs.SWEEP_SLOTS.n), jobs.RUN_CACHE, slots).start()
+        return Sweep(grid, lambda: make_backend("ray", address), capacity.RUN_CACHE).start()
+    slots = (capacity.SWEEP_SLOTS, capacity.SLOTS)
+    return Sweep(grid, lambda: LocalPool(capacity.SWEEP_SLOTS.n), capacity.RUN_CACHE, slots).start()

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rnnviz.cellspec import GATE_KIND, blocks_of, spec
-from rnnviz.record import Trace
+from rnnviz.engine.cellspec import GATE_KIND, blocks_of, spec
+from rnnviz.engine.record import Trace
 
 PCA_MAX_ROWS = 20_000  # states used to fit the PCA; more rows only cost time, not accuracy
 

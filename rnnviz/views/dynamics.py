@@ -1,6 +1,6 @@
 """Why gradients vanish: step Jacobians J_t = ds_t/ds_{t-1} of the top layer along a probe, and fixed points.
 
-Computed from a model's own parameters with the step functions of rnnviz.cells; no Streamlit.
+Computed from a model's own parameters with the step functions of rnnviz.engine.cells; no Streamlit.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
-from rnnviz.cells import layer_params, project, unroll
-from rnnviz.cellspec import CellSpec, spec
+from rnnviz.engine.cells import layer_params, project, unroll
+from rnnviz.engine.cellspec import CellSpec, spec
 
 JACOBIAN_BYTES = 32 * 2**20  # Jacobians held at once (float32); longer probes are done in time chunks
 STABLE, SADDLE, UNSTABLE = "stable", "saddle", "unstable"

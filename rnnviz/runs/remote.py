@@ -1,4 +1,4 @@
-"""RayTrainer: a live session's training in a Ray actor, behind the public API of rnnviz.session.Trainer.
+"""RayTrainer: a live session's training in a Ray actor, behind the public API of rnnviz.runs.trainer.Trainer.
 
 The web server keeps a local mirror `Run` that records the actor's training events as they come (and a model whose
 weights follow the actor's), so pages draw as usual while the cluster trains. Needs ray (requirements-ray.txt) and
@@ -15,25 +15,20 @@ from contextlib import contextmanager
 
 import torch
 
-from rnnviz.config import RunConfig
 from rnnviz.datasets import SequenceData, load_dataset
-from rnnviz.session import Trainer
-from rnnviz.sweep import ray_address
-from rnnviz.train import Run, TrainEvent, build_model, make_optimizer, train_model
+from rnnviz.engine.config import RunConfig
+from rnnviz.engine.train import TrainEvent, new_run
+from rnnviz.runs.cluster import ensure_ray, ray_address
+from rnnviz.runs.trainer import LocalTrainer, Trainer, rate, seconds_left
 
 
 class TrainerActor:
     """Runs in the actor: an ordinary Trainer whose events are also kept until the mirror has them."""
 
     def __init__(self, config: RunConfig):
-        torch.set_num_threads(1)  # the actor holds one CPU of the cluster
-        data = load_dataset(config)
-        model = build_model(config, data)
-        run = Run(config, model, data, optimizer=make_optimizer(config, model))
+        run = new_run(config)  # every step runs on RNNVIZ_TORCH_THREADS threads, as in the web server
         self.unsent: list[TrainEvent] = []
-        self.trainer = Trainer(config, run=run, events=self._kept(train_model(config, data, model,
-                                                                              optimizer=run.optimizer)))
-        self.trainer.advance(max_steps=1)  # step 0, as a fresh Trainer takes it
+        self.trainer = LocalTrainer(run, events=self._kept(run.events()))  # takes step 0, as a fresh one does
 
     def _kept(self, events: Iterator[TrainEvent]) -> Iterator[TrainEvent]:
         for event in events:
@@ -81,65 +76,8 @@ def _actor_class():
     return _ACTOR
 
 
-CONNECT_SECONDS = 15.0  # ray.init can block for minutes on an address nobody answers at
 ACTOR_SECONDS = 30.0  # an actor no CPU of the cluster takes within this long is given up: the run trains here
-RETRY_SECONDS = 60.0  # after a failed connection, sessions train in-process without retrying for this long
 FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
-
-_connect_lock = threading.Lock()
-_PARKED = threading.Event()  # never set: the thread that started Ray waits on it for good
-_attempt: _Connect | None = None  # the latest connection attempt, shared by all sessions of this server
-
-
-class _Connect:
-    """One ray.init in a thread of its own, so a session waits for it at most CONNECT_SECONDS.
-
-    After a successful init the thread stays, parked: the processes a local Ray (`local`) starts die with the
-    thread that started them (their parent-death signal is per thread)."""
-
-    def __init__(self, address: str | None):
-        self.address, self.error, self.started = address, None, time.monotonic()
-        self.over = threading.Event()  # init returned or failed
-        threading.Thread(target=self._run, name="rnnviz-ray", daemon=True).start()
-
-    def _run(self) -> None:
-        import ray
-
-        try:
-            ray.init(address=self.address)
-        except Exception as err:  # any failure to connect means: train in-process and say why
-            self.error = f"{type(err).__name__}: {err}".splitlines()[0]
-        self.over.set()
-        if self.error is None:
-            _PARKED.wait()
-
-    def spent(self) -> bool:
-        """Over, and worth trying again: it succeeded (Ray was shut down since) or failed RETRY_SECONDS ago."""
-        return self.over.is_set() and (self.error is None or time.monotonic() - self.started > RETRY_SECONDS)
-
-
-def ensure_ray(address: str | None = None, timeout: float = CONNECT_SECONDS) -> str | None:
-    """Connect to the cluster at `address` (or RNNVIZ_RAY_ADDRESS) unless Ray is already initialised.
-
-    Returns None once connected, else why not (one line). A failed attempt is not repeated for RETRY_SECONDS.
-    """
-    global _attempt
-    try:
-        import ray
-    except ImportError:
-        return "ray is not installed (pip install -r requirements-ray.txt)"
-    with _connect_lock:
-        if ray.is_initialized():
-            return None
-        if _attempt is None or _attempt.spent():
-            _attempt = _Connect(address or ray_address())
-        attempt = _attempt
-    attempt.over.wait(timeout)
-    if ray.is_initialized():
-        return None
-    if not attempt.over.is_set():
-        return f"the cluster did not answer within {timeout:g} s"
-    return f"the cluster could not be reached ({attempt.error})"
 
 
 def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | RayTrainer:
@@ -151,42 +89,33 @@ def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | Ray
     address = ray_address() if address is None else address
     data = load_dataset(config)  # DatasetError/ConfigError propagate: they are the settings' fault, not Ray's
     if not address:
-        return Trainer(config, data=data)
+        return LocalTrainer.fresh(config, data)
     why = ensure_ray(address)
     if why is None:
         try:
             return RayTrainer(config, data=data)
         except Exception as err:  # e.g. the nodes cannot import rnnviz, or the actor died
             why = f"its actor failed ({type(err).__name__}: {err})".splitlines()[0]
-    trainer = Trainer(config, data=data)
-    trainer.notice = FALLBACK.format(address=address, why=why)
-    return trainer
+    return LocalTrainer.fresh(config, data, notice=FALLBACK.format(address=address, why=why))
 
 
-def fallback_notice(trainers) -> str | None:
-    """What the page should say about where its runs train: the first trainer's fallback notice, if any."""
-    return next((t.notice for t in trainers if getattr(t, "notice", None)), None)
+def fallback_notice(trainers: list[Trainer]) -> str | None:
+    """What the page should say about where its runs train: the first trainer's notice, if any."""
+    return next((t.notice for t in trainers if t.notice), None)
 
 
 class RayTrainer:
-    """Trainer's API (advance, step, close, run, config, finished, from_cache, steps_per_second, seconds_left)
-    with the training in a Ray actor; `run` is the local mirror the pages read."""
+    """The Trainer protocol with the training in a Ray actor; `run` is the local mirror the pages read."""
 
-    remote = True  # trains on the cluster's CPUs, not in one of this server's training slots (rnnviz.worker)
+    remote = True  # trains on the cluster's CPUs, not in one of this server's training slots (rnnviz.runs.worker)
+    from_cache, shareable, notice = False, True, None
 
-    def __init__(self, config: RunConfig, data: SequenceData | None = None, run: Run | None = None):
+    def __init__(self, config: RunConfig, data: SequenceData | None = None):
         self.config = config
-        self.from_cache = run is not None
-        self.trained_here = run is None
         self._busy = threading.Lock()
-        self._rate: float | None = None
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # the caller's view: wall time incl. transfer
         self._actor = None
-        if run is not None:
-            self.run = run
-            return
-        data = data if data is not None else load_dataset(config)  # here too: the pages look at the data
-        self.run = Run(config, build_model(config, data), data)
+        self.run = new_run(config, data)  # the mirror: the pages look at its data and model
         why = ensure_ray()
         if why is not None:
             raise ConnectionError(why)
@@ -243,7 +172,6 @@ class RayTrainer:
                     _load(run.model, news["probe_weights"][event.step])  # record() keeps them with the probe
                 run.record(event)
             _load(run.model, news["state"])
-        self._rate = news["steps_per_second"]
         return len(news["events"])
 
     def step(self) -> int:
@@ -255,8 +183,6 @@ class RayTrainer:
         exactly): the actor's optimizer state is copied to the mirror first."""
         with self._busy:
             if self._actor is not None:
-                if self.run.optimizer is None:
-                    self.run.optimizer = make_optimizer(self.config, self.run.model)
                 self.run.optimizer.load_state_dict(self._call("optimizer_state"))
             yield
 
@@ -266,14 +192,7 @@ class RayTrainer:
     @property
     def steps_per_second(self) -> float | None:
         """Training speed seen from the web server (actor time plus the transfer of new rows and weights)."""
-        seconds = sum(s for s, _ in self._recent)
-        return sum(n for _, n in self._recent) / seconds if seconds > 0 else None
-
-    @property
-    def actor_steps_per_second(self) -> float | None:
-        """Training speed inside the actor (its own Trainer's measure)."""
-        return self._rate
+        return rate(self._recent)
 
     def seconds_left(self, duty: float = 1.0) -> float | None:
-        rate = self.steps_per_second
-        return None if rate is None else max(self.config.steps - self.run.step, 0) / (rate * duty)
+        return seconds_left(self, duty)

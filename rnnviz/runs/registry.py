@@ -1,0 +1,310 @@
+"""The one home of every run on this server: it builds a run, owns the worker that trains it, checkpoints it to the
+store, and finds it again by its secret id (control) or view token (watch only).
+
+Sessions, pages, Compare, sweeps and the command line hold run ids and ask here; none of them builds or trains a run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hmac
+import json
+import math
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from rnnviz import server
+from rnnviz.engine.config import RunConfig
+from rnnviz.engine.train import Run
+from rnnviz.runs import capacity, remote, runfile
+from rnnviz.runs.runfile import RunFileError
+from rnnviz.runs.store import RunEntry, Store, StoreError, key_of, new_secret
+from rnnviz.runs.trainer import LocalTrainer, Trainer
+from rnnviz.runs.worker import Worker
+
+UNLOAD_SECONDS = 600.0  # a run nobody plays or looks at for this long leaves memory (it stays on disk)
+GONE = "This run is not on this server any more (or the link is not complete)."
+
+
+@dataclass
+class Held:
+    """A run in memory: its index row, its trainer and the worker that plays it."""
+
+    entry: RunEntry
+    trainer: Trainer
+    worker: Worker
+    touched: float = field(default_factory=time.monotonic)
+    saved_at: float = -1.0  # the run's training seconds at its last checkpoint (-1: never saved)
+    saved_step: int = -1
+    restored: str | None = None  # one line when it came back from disk after a restart
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one checkpoint at a time
+
+    @property
+    def run(self) -> Run:
+        return self.trainer.run
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+
+@dataclass
+class Access:
+    """What a secret from a link gives: the run, and whether it may be controlled (Play, Pause, Reset, delete)."""
+
+    held: Held
+    control: bool
+    secret: str
+
+    @property
+    def run(self) -> Run:
+        return self.held.run
+
+    @property
+    def trainer(self) -> Trainer:
+        return self.held.trainer
+
+    @property
+    def worker(self) -> Worker:
+        return self.held.worker
+
+
+class Refused(PermissionError):
+    """A view-only link asked for control."""
+
+
+class Registry:
+    def __init__(self, store: Store, cache: capacity.RunCache | None = None,
+                 checkpoint_seconds: float = server.CHECKPOINT_SECONDS):
+        self.store, self.cache, self.checkpoint_seconds = store, cache, checkpoint_seconds
+        self._held: dict[str, Held] = {}
+        self._groups: weakref.WeakSet[Worker] = weakref.WeakSet()  # Compare's groups: their runs stay loaded
+        self._lock = threading.RLock()
+
+    # ---- making runs ---------------------------------------------------------------------------------------
+
+    def create(self, config: RunConfig, owner: str = "", origin: str = "train", use_cache: bool = True,
+               name: str = "") -> Access:
+        """A new run of `config` (the finished one from the run cache when there is one), at step 0.
+        DatasetError / ConfigError / MemoryError propagate: nothing is registered then."""
+        cached = self.cache.get(config.key()) if use_cache and self.cache is not None else None
+        trainer = LocalTrainer(cached, from_cache=True) if cached is not None else remote.live_trainer(config)
+        return self.adopt(trainer, owner, origin, name)
+
+    def adopt(self, trainer: Trainer | Run, owner: str = "", origin: str = "file", name: str = "",
+              group: str = "") -> Access:
+        """Register a trainer (or a run, e.g. opened from a run file, which then continues from its last step)."""
+        if isinstance(trainer, Run):
+            trainer = LocalTrainer(trainer)
+        run_id, view = new_secret(), new_secret()
+        now = time.time()
+        entry = RunEntry(key_of(run_id), run_id, view, owner=owner, name=name, origin=origin, group=group,
+                         config=json.dumps(trainer.config.to_dict()), steps=trainer.config.steps, created=now,
+                         opened=now)
+        held = Held(entry, trainer, Worker([trainer], self._on_event))
+        with self._lock:
+            self._held[entry.key] = held
+        self._tidy()
+        if trainer.finished:
+            self.checkpoint(held)  # nothing more will happen to it: keep it now
+        return Access(held, True, run_id)
+
+    # ---- finding runs --------------------------------------------------------------------------------------
+
+    def open(self, secret: str) -> Access | None:
+        """The run a link's secret names, from memory or from the store (paused at its last checkpoint); None when
+        it is unknown, malformed or unreadable — the same answer either way, so a guess learns nothing."""
+        if not isinstance(secret, str) or not 16 <= len(secret) <= 128:
+            return None
+        k = key_of(secret)
+        with self._lock:
+            held = self._held.get(k) or next((h for h in self._held.values() if h.entry.view_key == k), None)
+        if held is None:
+            found = self.store.find(secret)
+            if found is None:
+                return None
+            held = self._load(found[0])
+            if held is None:
+                return None
+        control = _same(held.entry.run_id, secret)
+        if not control and not _same(held.entry.view_token, secret):
+            return None
+        held.touched = time.monotonic()
+        return Access(held, control, secret)
+
+    def _load(self, entry: RunEntry) -> Held | None:
+        """A stored run back in memory, paused; None (and the reason on its row) when its checkpoint is damaged."""
+        try:
+            run = runfile.load_run(self.store.read(entry.key))
+        except (StoreError, RunFileError) as err:
+            self.store.mark_damaged(entry.key, f"{err}")
+            return None
+        trainer = LocalTrainer(run)
+        held = Held(entry, trainer, Worker([trainer], self._on_event), saved_at=run.seconds, saved_step=run.step)
+        if entry.state == "interrupted":
+            held.restored = (f"Restored from its last checkpoint at step {max(run.step, 0):,}: the server stopped "
+                             "while it trained. ▶ Play continues it exactly.")
+            entry.state = "paused"
+        entry.opened = time.time()
+        self.store.update(entry.key, state=entry.state, opened=entry.opened)
+        with self._lock:
+            held = self._held.setdefault(entry.key, held)
+        return held
+
+    def refresh(self, access: Access) -> Access | None:
+        """`access` if its run is still in memory, else the run again from the store (a tab left open past
+        UNLOAD_SECONDS); None when it is gone."""
+        with self._lock:
+            if self._held.get(access.held.key) is access.held:
+                access.held.touched = time.monotonic()
+                return access
+        return self.open(access.secret)
+
+    def entries(self, owner: str) -> list[RunEntry]:
+        """This browser's runs, newest first: in memory (live state) and on disk. A run still at step 0 is not
+        listed (it is made again from its settings)."""
+        with self._lock:
+            live = {h.key: self._fresh_entry(h) for h in self._held.values()
+                    if h.entry.owner == owner and (h.run.step >= 1 or h.trainer.from_cache)}
+        stored = [e for e in self.store.entries(owner=owner) if e.key not in live]
+        return sorted([*live.values(), *stored], key=lambda e: e.created, reverse=True)
+
+    def _fresh_entry(self, held: Held) -> RunEntry:
+        entry, run = held.entry, held.run
+        entry.step, entry.state = max(run.step, 0), _state(held)
+        entry.metrics = json.dumps(_metrics(run))
+        return entry
+
+    # ---- control ---------------------------------------------------------------------------------------------
+
+    def control(self, access: Access) -> Worker:
+        """The worker that plays the run; Refused for a view-only link."""
+        if not access.control:
+            raise Refused("this link only watches the run: Play, Pause, Step and Reset need the run's own link")
+        return access.worker
+
+    def rename(self, access: Access, name: str) -> None:
+        self.control(access)
+        access.held.entry.name = name.strip()[:80]
+        self.store.update(access.held.key, name=access.held.entry.name)
+
+    def delete(self, access: Access) -> None:
+        self.control(access)
+        with self._lock:
+            held = self._held.pop(access.held.key, None)
+        if held is not None:
+            held.worker.close()
+        self.store.delete(access.held.key)
+
+    def group(self, trainers: list[Trainer]) -> Worker:
+        """A worker that trains registered runs in turn (Compare's cells); it borrows them: closing it closes
+        only its thread, and every run stays the registry's."""
+        group = Worker(trainers, self._on_event, borrowed=trainers)
+        self._groups.add(group)
+        return group
+
+    # ---- checkpoints -----------------------------------------------------------------------------------------
+
+    def _on_event(self, trainer: Trainer, what: str) -> None:
+        held = self._by_trainer(trainer)
+        if held is None:
+            return
+        if what == "finished" and trainer.shareable and self.cache is not None and not trainer.from_cache:
+            self.cache.put(trainer.config.key(), trainer.run)  # deterministic: the next session with these settings
+        due = trainer.run.seconds - held.saved_at >= self.checkpoint_seconds
+        if what in ("paused", "finished") or due:
+            self.checkpoint(held)
+
+    def _by_trainer(self, trainer: Trainer) -> Held | None:
+        with self._lock:
+            return next((h for h in self._held.values() if h.trainer is trainer), None)
+
+    def checkpoint(self, held: Held) -> bool:
+        """Save the run to the store if it changed since its last checkpoint (between two of its steps)."""
+        if held.run.step < 1 and not held.trainer.from_cache:
+            return False  # an untrained run is made again from its settings: nothing worth a file
+        with held.lock:
+            if held.run.step == held.saved_step and held.entry.state == _state(held):
+                return True
+            try:
+                with held.trainer.between_steps():
+                    step, seconds = held.run.step, held.run.seconds
+                    blob = runfile.save_run(held.run)
+            except RunFileError as err:
+                self.store.why = f"this run is too large to keep on disk ({err})"
+                return False
+            self._fresh_entry(held)
+            kept = self.store.put(held.entry, blob)
+            if kept:
+                held.saved_at, held.saved_step = seconds, step
+            return kept
+
+    def checkpoint_all(self) -> None:
+        """Every run in memory, paused first (the server is stopping)."""
+        with self._lock:
+            helds = list(self._held.values())
+        for held in helds:
+            playing = held.worker.playing
+            held.worker.pause()
+            self.checkpoint(held)
+            if playing:
+                self.store.update(held.key, state="interrupted")
+
+    def _tidy(self) -> None:
+        """Runs nobody has played or looked at for UNLOAD_SECONDS leave memory, kept on disk first."""
+        now = time.monotonic()
+        with self._lock:
+            grouped = {id(t) for g in list(self._groups) if not g.closed for t in g.trainers}
+            idle = [h for h in self._held.values() if not h.worker.playing and id(h.trainer) not in grouped
+                    and now - max(h.touched, h.worker.seen) > UNLOAD_SECONDS]
+        for held in idle:
+            if held.run.step >= 1 and not self.checkpoint(held):
+                continue  # not on disk: stays in memory
+            with self._lock:
+                self._held.pop(held.key, None)
+            held.worker.close()
+
+    def protected(self) -> set[str]:
+        with self._lock:
+            return {k for k, h in self._held.items() if h.worker.playing}
+
+    @property
+    def why(self) -> str | None:
+        """One line when runs are not being kept on disk, and why."""
+        return self.store.why
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _state(held: Held) -> str:
+    run = held.run
+    if run.diverged_at is not None:
+        return "diverged"
+    if run.finished:
+        return "finished"
+    return "playing" if held.worker.playing else "paused"
+
+
+def _metrics(run: Run) -> dict:
+    """The latest losses (what the Runs page shows beside the settings)."""
+    out = {**run.latest_losses(), "seconds": run.seconds}
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+_REGISTRY: Registry | None = None
+_made = threading.Lock()
+
+
+def registry() -> Registry:
+    """This server's registry, opened on first use (the store in RNNVIZ_DATA_DIR); checkpoints everything when the
+    server stops (Streamlit turns SIGTERM and Ctrl-C into a normal exit, which runs atexit)."""
+    global _REGISTRY
+    with _made:
+        if _REGISTRY is None:
+            _REGISTRY = Registry(Store(), capacity.RUN_CACHE)
+            atexit.register(_REGISTRY.checkpoint_all)
+        return _REGISTRY

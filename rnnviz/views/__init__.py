@@ -1,0 +1,1 @@
+"""What the pages show: analysis of traces, dynamics, metrics, text views, lessons and the plotly figures."""
