@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from rnnviz.ui.state import KEY
 
 PAGES = ["app.py", "pages/1_Train.py", "pages/2_Hidden_states.py", "pages/3_Gates.py", "pages/4_Gradients.py",
-         "pages/5_Compare.py", "pages/6_Text.py"]
+         "pages/5_Compare.py", "pages/6_Text.py", "pages/8_Runs.py"]
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parent.parent
 

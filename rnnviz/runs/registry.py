@@ -187,8 +187,18 @@ class Registry:
 
     def rename(self, access: Access, name: str) -> None:
         self.control(access)
-        access.held.entry.name = name.strip()[:80]
-        self.store.update(access.held.key, name=access.held.entry.name)
+        held = access.held
+        held.entry.name = name.strip()[:80]
+        if self.store.get(held.key) is not None:
+            self.store.update(held.key, name=held.entry.name)
+        else:
+            self.checkpoint(held)
+
+    def park(self, access: Access) -> None:
+        """Pause the run and keep it on disk (the session moves on to another run)."""
+        if access.control:
+            access.worker.pause()
+        self.checkpoint(access.held)
 
     def delete(self, access: Access) -> None:
         self.control(access)

@@ -8,7 +8,6 @@ its current session, and a run's link still opens the run.
 from __future__ import annotations
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from rnnviz.runs.store import key_of, new_secret
 
@@ -23,9 +22,9 @@ def browser_key() -> str:
         token = st.session_state.setdefault("rnnviz_browser_token", new_secret())
         if not st.session_state.get("rnnviz_browser_sent"):
             st.session_state["rnnviz_browser_sent"] = True
-            # a component's frame has the page's origin (allow-same-origin), so its script sets the page's cookie
-            components.html(f"<script>document.cookie='{COOKIE}={token}; path=/; max-age={MAX_AGE}; "
-                            "SameSite=Strict';</script>", height=0)
+            # an HTML iframe has the page's origin (same-origin access), so its script sets the page's cookie
+            st.iframe(f"<script>document.cookie='{COOKIE}={token}; path=/; max-age={MAX_AGE}; "
+                      "SameSite=Strict';</script>", height=1)
     return key_of(token)
 
 

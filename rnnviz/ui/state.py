@@ -161,8 +161,8 @@ def use_run(state: AppState, access: Access) -> None:
     if state.compare is not None:
         state.compare.close()  # borrows every run: closes only its thread
         state.compare, state.group_drives = None, False
-    if state.access is not None and state.access.control and state.access.held is not access.held:
-        state.access.worker.pause()  # checkpointed: kept on disk, one click away on the Runs page
+    if state.access is not None and state.access.held is not access.held:
+        registry().park(state.access)  # paused and kept on disk, one click away on the Runs page
     state.access, state.config, state.error = access, access.trainer.config, None
     if state.lesson is not None and state.lesson.config != state.config:
         state.lesson = None

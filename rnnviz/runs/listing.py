@@ -1,0 +1,83 @@
+"""The Runs page's table: one row per kept run, its settings in one line, and the colours of an overlay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+
+from rnnviz.engine.cellspec import SPECS
+from rnnviz.engine.config import RunConfig
+from rnnviz.runs.store import RunEntry
+
+MAX_OVERLAY = 8  # runs drawn on one chart at most: more lines than this no one can tell apart
+# one colour per overlaid run (plotly's qualitative "Bold" start and "Dark24"), none of them a cell's colour twice
+RUN_COLORS = ("#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695")
+STATES = {"playing": "▶ playing", "paused": "⏸ paused", "finished": "✓ finished", "interrupted": "⚠ interrupted",
+          "diverged": "✗ diverged"}
+
+
+def config_of(entry: RunEntry) -> RunConfig | None:
+    """The entry's settings; None when they no longer load (e.g. a dataset this version no longer has)."""
+    try:
+        return RunConfig.from_dict(json.loads(entry.config))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def settings_line(config: RunConfig | None) -> str:
+    """The settings that tell runs apart, in one line: "LSTM · adding · T=50 · 32×1 · adam lr 0.003 · seed 0"."""
+    if config is None:
+        return "settings this version cannot read"
+    size = f"{config.hidden_size}" + (f"×{config.num_layers}" if config.num_layers > 1 else "")
+    return (f"{SPECS[config.cell].label} · {config.dataset} · T={config.seq_len} · hidden {size} · "
+            f"{config.optimizer} lr {config.lr:g} · {config.steps:,} steps · seed {config.seed}")
+
+
+def label(entry: RunEntry) -> str:
+    """How the run is named in pickers and legends: its name, else its cell, dataset and a short id."""
+    if entry.name:
+        return entry.name
+    config = config_of(entry)
+    what = f"{SPECS[config.cell].label} {config.dataset}" if config is not None else "run"
+    return f"{what} #{entry.key[:6]}"
+
+
+def labels(entries: list[RunEntry]) -> dict[str, str]:
+    """Each entry's label by key, made unique (two runs named alike get their short ids)."""
+    out, seen = {}, {}
+    for e in entries:
+        seen[label(e)] = seen.get(label(e), 0) + 1
+    for e in entries:
+        name = label(e)
+        out[e.key] = name if seen[name] == 1 or name.endswith(e.key[:6]) else f"{name} #{e.key[:6]}"
+    return out
+
+
+def table(entries: list[RunEntry]) -> pd.DataFrame:
+    """One row per run, newest first as given: what the Runs page lists."""
+    rows = []
+    for e in entries:
+        metrics = json.loads(e.metrics or "{}")
+        rows.append({
+            "run": label(e),
+            "settings": settings_line(config_of(e)),
+            "step": f"{e.step:,} / {e.steps:,}",
+            "state": "⚠ unreadable: " + e.error if e.error else STATES.get(e.state, e.state),
+            "val loss": metrics.get("val_loss", metrics.get("loss")),
+            "training s": metrics.get("seconds"),
+            "from": e.origin,
+            "started": _when(e.created),
+        })
+    return pd.DataFrame(rows, columns=["run", "settings", "step", "state", "val loss", "training s", "from",
+                                       "started"])
+
+
+def colors(labels: list[str]) -> dict[str, str]:
+    """Each overlaid run its own colour, in the order chosen."""
+    return {name: RUN_COLORS[i % len(RUN_COLORS)] for i, name in enumerate(labels)}
+
+
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t else ""
