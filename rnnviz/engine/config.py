@@ -29,22 +29,23 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunConfig:
+    # each setting's bounds are stated once, in SETTINGS below (what widgets, URL parsing and checks read)
     cell: str = "lstm"  # rnn_tanh | rnn_relu | lstm | gru
-    hidden_size: int = 32  # units per layer, 1-512
-    num_layers: int = 1  # stacked recurrent layers, 1-4
-    seq_len: int = 50  # time steps per sample, 2-2000
+    hidden_size: int = 32  # units per layer
+    num_layers: int = 1  # stacked recurrent layers
+    seq_len: int = 50  # time steps per sample
     dataset: str = "sine"  # a name from rnnviz.datasets.DATASETS
     dataset_params: Mapping = field(default_factory=dict)  # dataset options, checked by the dataset; read-only
-    batch_size: int = 64  # samples per update, 1-1024
-    steps: int = 500  # optimizer updates, 1-100000
-    lr: float = 3e-3  # learning rate, (0, 10]
+    batch_size: int = 64  # samples per update
+    steps: int = 500  # optimizer updates
+    lr: float = 3e-3  # learning rate
     optimizer: str = "adam"  # adam | sgd | rmsprop
     clip: float | None = 1.0  # global gradient-norm clip; None = off
     seed: int = 0  # seeds data, init and batches: same config, same run
     probe_every: int = 25  # steps between instrumented replays
-    probe_size: int = 8  # validation samples replayed per probe, 1-64
+    probe_size: int = 8  # validation samples replayed per probe
     eval_every: int = 25  # steps between validation losses
-    embedding_size: int = 16  # token embedding width for text-like datasets, 1-256
+    embedding_size: int = 16  # token embedding width for text-like datasets
     recurrent_radius: float | None = None  # rescale each W_hh to this spectral radius at init
     forget_bias: float | None = None  # LSTM: sum of forget-gate biases at init
 

@@ -175,13 +175,6 @@ def recurrent_blocks(rnn: torch.nn.Module) -> torch.Tensor | np.ndarray:
     return blocks if blocks.nbytes <= LAZY_RADII_BYTES else block_radii(blocks)
 
 
-def recurrent_radii(rnn: torch.nn.Module) -> np.ndarray:
-    """(L, G): spectral radius of each gate's H x H block of every W_hh (G = 1, 3 or 4)."""
-    H = rnn.hidden_size
-    return block_radii(torch.stack([getattr(rnn, f"weight_hh_l{k}").detach().view(-1, H, H)
-                                    for k in range(rnn.num_layers)]))
-
-
 @torch.no_grad()
 def block_radii(blocks: torch.Tensor) -> np.ndarray:
     """(L, G, H, H) -> (L, G) largest |eigenvalue| of each block, NaN for a block that is not finite."""

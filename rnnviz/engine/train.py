@@ -323,15 +323,6 @@ class Run:
             weights = {s: weights[s] for s in [first, *middle[1::2], last]}
         self.weights = weights
 
-    def restore_rows(self, rows: list[dict]) -> None:
-        """Put back a history saved elsewhere (a run file): rows as dicts by column, `grad/<name>` per parameter."""
-        with self._lock:
-            names = [k.removeprefix("grad/") for k in (rows[0] if rows else {}) if k.startswith("grad/")]
-            self._grad_names = tuple(names) or self._grad_names
-            self._rows = [tuple(math.nan if row[c] is None else row[c] for c in self.columns) for row in rows]
-            self._frame = None
-            self.version += 1
-
     def restore_columns(self, table: dict[str, np.ndarray]) -> None:
         """Put back a history saved as one array per column (a run file: 100,001 rows take a tenth of a second
         this way, against seconds as dicts); `grad/<name>` per parameter, NaN where a step was not validated."""

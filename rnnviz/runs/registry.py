@@ -276,10 +276,6 @@ class Registry:
                 self._held.pop(held.key, None)
             held.worker.close()
 
-    def protected(self) -> set[str]:
-        with self._lock:
-            return {k for k, h in self._held.items() if h.worker.playing}
-
     @property
     def why(self) -> str | None:
         """One line when runs are not being kept on disk, and why."""

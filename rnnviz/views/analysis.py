@@ -174,7 +174,7 @@ def saturation_history(probes: list[tuple[int, Trace]], cell: str, layer: int = 
 
 
 def radius_history(probes: list[tuple[int, Trace]]) -> pd.DataFrame:
-    """DataFrame(step, layer, gate, radius) from the (L, G) radii every probe carries (record.recurrent_radii)."""
+    """DataFrame(step, layer, gate, radius) from the (L, G) radii every probe carries (record.recurrent_blocks)."""
     rows = [
         {"step": step, "layer": layer, "gate": name, "radius": float(r)}
         for step, trace in probes if trace.spectral_radius is not None
