@@ -8,6 +8,7 @@ import streamlit as st
 from rnnviz import ConfigError, DatasetError
 from rnnviz.engine.config import CELLS, to_query
 from rnnviz.runs import cluster, sweep
+from rnnviz.runs.registry import registry
 from rnnviz.ui import chart, page
 from rnnviz.ui.control import session_connected
 from rnnviz.ui.views import view_widget
@@ -66,6 +67,9 @@ else:
     address = view_widget(state, "sw_ray", "", st.text_input, "Ray cluster address",
                           help="Empty: this server's cores (a process pool). Or e.g. `auto`, `ray://head:10001`.")
 
+reg = registry()
+if state.view.get("sweep") is None and (kept := reg.latest_sweep(state.browser)) is not None:
+    state.view["sweep"] = kept  # after a reload (or a restart): this browser's latest sweep, under way or kept
 current = state.view.get("sweep")
 go_col, stop_col = st.columns([1, 5])
 if go_col.button("▶ Run sweep", type="primary", disabled=bool(current and current.running), key="sw_start"):
@@ -73,12 +77,19 @@ if go_col.button("▶ Run sweep", type="primary", disabled=bool(current and curr
     try:
         grid = sweep.grid_for(v["sw_preset"], v["sw_task"], v["sw_cells"], v["sw_lengths"], v["sw_seeds"],
                               v["sw_budget"])
-        state.view["sweep"] = sweep.start_sweep(grid, address or None)
+        state.view["sweep"] = reg.start_sweep(grid, state.browser, address or None)
         st.rerun()  # draw the page again with the sweep under way, so its progress ticks
     except (ConfigError, DatasetError) as err:
         st.error(f"{err}")
 if current is not None and current.running and stop_col.button("⏹ Stop (keeps finished runs)", key="sw_stop"):
     current.stop()
+if current is not None and not current.running and current.unfinished and current.done:
+    why = "the server restarted while it ran" if current.interrupted else "it was stopped"
+    st.info(f"This sweep has {current.done} of {current.total} runs done ({why}). Its finished runs are kept; "
+            "resuming trains only the others.", icon=":material/pending:")
+    if st.button(f"▶ Resume the {current.unfinished} runs that did not finish", key="sw_resume"):
+        state.view["sweep"] = reg.resume_sweep(current, state.browser, address or None)
+        st.rerun()
 
 
 def links(results: pd.DataFrame) -> list[str]:

@@ -3,6 +3,7 @@ its choices survive a page switch, a row's link opens the finished run from the 
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import parse_qsl
 
@@ -75,3 +76,78 @@ def test_a_tiny_sweep_completes_and_draws_its_curve():
     query = dict(parse_qsl(table["open"][0].removeprefix("Train?")))
     train = open_page("pages/1_Train.py", **query)
     assert "shown from the cache" in texts(train, "info") and state(train).trainer.finished
+
+
+def tiny_grid(cells=("rnn_tanh", "gru"), lengths=(4, 6)):
+    base = sweep_mod.PRESETS["memory"].grid.base
+    return sweep_mod.Grid(base, cells, lengths, (0,), budget=20, check_every=10)
+
+
+def same_browser(monkeypatch) -> None:
+    """Two AppTest sessions of one browser (the cookie's token, which AppTest has not)."""
+    from rnnviz.ui import browser
+
+    monkeypatch.setattr(browser, "_cookie", lambda: "one-browser-token-0123456789abcdef")
+
+
+def test_a_reload_reattaches_the_sweep_and_its_runs_are_on_the_runs_page(monkeypatch):
+    same_browser(monkeypatch)
+    at = open_page(PAGE)
+    widget(at, "selectbox", "view_sw_task").set_value("memory").run()
+    widget(at, "multiselect", "view_sw_cells").set_value(["gru"]).run()
+    widget(at, "text_input", "view_sw_lengths").set_value("4, 5").run()
+    widget(at, "number_input", "view_sw_seeds").set_value(1).run()
+    widget(at, "number_input", "view_sw_budget").set_value(20).run()
+    at.button(key="sw_start").click().run()
+    started = state(at).view["sweep"]
+    again = open_page(PAGE)  # a reload: a new session of the same browser
+    assert state(again).view["sweep"] is started  # the same sweep, under way or done
+    assert started.join(120) and started.done == 2
+    runs = open_page("pages/8_Runs.py")
+    assert list(runs.dataframe[0].value["from"]).count("sweep") == 2
+
+
+def test_after_a_restart_an_unfinished_sweep_offers_to_resume_only_the_rest(monkeypatch, tmp_path):
+    from rnnviz.runs.registry import Registry
+    from rnnviz.runs.store import Store
+
+    reg = Registry(Store(tmp_path))
+    grid = tiny_grid()
+    first = reg.start_sweep(grid, "owner")
+    first.join(120)
+    assert first.done == 4
+    entries = reg.store.entries(group=first.group)
+    for e in entries[2:]:  # as if the server had stopped after two runs: the other two were never kept
+        reg.store.delete(e.key)
+    done = {(json.loads(e.config)["cell"], json.loads(e.config)["seq_len"]) for e in entries[:2]}
+    reg.store.update_group(first.group, state="running")
+    reg.store.close()
+    reg = Registry(Store(tmp_path))  # the restart: the sweep was running, so it is interrupted
+    kept = reg.latest_sweep("owner")
+    assert kept is not None and kept.interrupted and not kept.running and kept.done == 2 and kept.unfinished == 2
+    assert {(r["cell"], r["seq_len"]) for r in kept.rows} == done
+    assert len(kept.todo) == 2 and not {(c.cell, c.seq_len) for c in kept.todo} & done  # only the others
+    resumed = reg.resume_sweep(kept, "owner")
+    assert resumed.join(120) and resumed.done == 4 and resumed.error is None
+    assert reg.store.groups(owner="owner")[0]["state"] == "finished"
+    assert len(reg.store.entries(group=first.group)) == 4
+
+
+def test_the_sweep_page_shows_the_resume_button_for_an_interrupted_sweep(monkeypatch):
+    same_browser(monkeypatch)
+    from rnnviz.runs.registry import registry
+    from rnnviz.runs.store import key_of
+    from rnnviz.runs.sweep import Sweep
+
+    owner = key_of("one-browser-token-0123456789abcdef")
+    reg = registry()
+    run = reg.start_sweep(tiny_grid(("gru",), (4, 5)), owner)
+    run.join(120)
+    kept = Sweep(run.grid, rows=[{**r, "asked": r["config"].key()} for r in run.rows[:1]])
+    kept.group, kept.interrupted = run.group, True
+    reg._sweeps[run.group] = kept  # what latest_sweep gives after a restart
+    at = open_page(PAGE)
+    assert "the server restarted while it ran" in texts(at, "info")
+    at.button(key="sw_resume").click().run()
+    resumed = state(at).view["sweep"]
+    assert resumed is not kept and resumed.join(120) and resumed.done == 2

@@ -16,9 +16,9 @@ import weakref
 from dataclasses import dataclass, field
 
 from rnnviz import server
-from rnnviz.engine.config import RunConfig
+from rnnviz.engine.config import ConfigError, RunConfig
 from rnnviz.engine.train import Run
-from rnnviz.runs import capacity, remote, runfile
+from rnnviz.runs import capacity, remote, runfile, sweep
 from rnnviz.runs.runfile import RunFileError
 from rnnviz.runs.store import RunEntry, Store, StoreError, key_of, new_secret
 from rnnviz.runs.trainer import LocalTrainer, Trainer
@@ -81,6 +81,7 @@ class Registry:
         self.store, self.cache, self.checkpoint_seconds = store, cache, checkpoint_seconds
         self._held: dict[str, Held] = {}
         self._groups: weakref.WeakSet[Worker] = weakref.WeakSet()  # Compare's groups: their runs stay loaded
+        self._sweeps: dict[str, sweep.Sweep] = {}  # sweeps of this server's life, by group id
         self._lock = threading.RLock()
 
     # ---- making runs ---------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class Registry:
         return self.adopt(trainer, owner, origin, name)
 
     def adopt(self, trainer: Trainer | Run, owner: str = "", origin: str = "file", name: str = "",
-              group: str = "") -> Access:
+              group: str = "", row: str = "") -> Access:
         """Register a trainer (or a run, e.g. opened from a run file, which then continues from its last step)."""
         if isinstance(trainer, Run):
             trainer = LocalTrainer(trainer)
@@ -102,7 +103,7 @@ class Registry:
         now = time.time()
         entry = RunEntry(key_of(run_id), run_id, view, owner=owner, name=name, origin=origin, group=group,
                          config=json.dumps(trainer.config.to_dict()), steps=trainer.config.steps, created=now,
-                         opened=now)
+                         opened=now, row=row)
         held = Held(entry, trainer, Worker([trainer], self._on_event))
         with self._lock:
             self._held[entry.key] = held
@@ -215,6 +216,59 @@ class Registry:
         self._groups.add(group)
         return group
 
+    # ---- sweeps ------------------------------------------------------------------------------------------------
+
+    def start_sweep(self, grid: sweep.Grid, owner: str, address: str | None = None, group_id: str | None = None,
+                    rows: list[dict] = ()) -> sweep.Sweep:
+        """Start (or resume, with the `rows` already done) a sweep whose every finished run is kept like any run,
+        listed on the Runs page; its grid is kept too, so a restart can offer to resume it."""
+        group_id = group_id or new_secret()
+        self.store.put_group(group_id, owner, "sweep", json.dumps(grid.to_dict()), "running")
+
+        def on_run(asked: RunConfig, row: dict, run: Run) -> None:
+            access = self.adopt(run, owner, origin="sweep", group=group_id,
+                                row=json.dumps({**_plain(row), "asked": asked.key()}))
+            access.held.touched = 0.0  # nobody is looking at it: it may leave memory first (it is on disk)
+
+        def on_end(s: sweep.Sweep) -> None:
+            self.store.update_group(group_id, state="finished" if not s.unfinished else "stopped")
+
+        started = sweep.start_sweep(grid, address, rows=rows, on_run=on_run, on_end=on_end)
+        started.group = group_id
+        with self._lock:
+            self._sweeps[group_id] = started
+        return started
+
+    def latest_sweep(self, owner: str) -> sweep.Sweep | None:
+        """This browser's latest sweep: the one under way in memory, or one the store remembers (after a restart
+        its results are back; one that did not finish has `interrupted` set and can be resumed)."""
+        for group in self.store.groups(owner=owner, kind="sweep")[:1]:
+            with self._lock:
+                live = self._sweeps.get(group["id"])
+            if live is not None:
+                return live
+            try:
+                grid = sweep.Grid.from_dict(json.loads(group["spec"]))
+                grid.configs()
+            except (ValueError, TypeError, KeyError, ConfigError):
+                return None  # a grid this version can't run any more
+            rows = [self._sweep_row(e) for e in self.store.entries(group=group["id"]) if e.row]
+            kept = sweep.Sweep(grid, rows=rows)
+            kept.group, kept.interrupted = group["id"], group["state"] in ("interrupted", "running")
+            with self._lock:
+                self._sweeps[group["id"]] = kept
+            return kept
+        return None
+
+    def resume_sweep(self, kept: sweep.Sweep, owner: str, address: str | None = None) -> sweep.Sweep:
+        """Run the runs of `kept` that did not finish (the ones done are not trained again)."""
+        return self.start_sweep(kept.grid, owner, address, group_id=kept.group, rows=kept.rows)
+
+    @staticmethod
+    def _sweep_row(entry: RunEntry) -> dict:
+        row = json.loads(entry.row)
+        return {**row, "config": RunConfig.from_dict(json.loads(entry.config))}
+
     # ---- checkpoints -----------------------------------------------------------------------------------------
 
     def _on_event(self, trainer: Trainer, what: str) -> None:
@@ -293,6 +347,12 @@ def _state(held: Held) -> str:
     if run.finished:
         return "finished"
     return "playing" if held.worker.playing else "paused"
+
+
+def _plain(row: dict) -> dict:
+    """A sweep's result row as JSON values (its config is the run's own, kept beside it)."""
+    out = {k: v.item() if hasattr(v, "item") else v for k, v in row.items() if k != "config"}  # numpy scalars
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
 
 
 def _metrics(run: Run) -> dict:

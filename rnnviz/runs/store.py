@@ -52,6 +52,7 @@ class RunEntry:
     opened: float = 0.0  # last opened by someone (least recently opened finished runs are evicted first)
     nbytes: int = 0
     error: str = ""  # why its checkpoint can't be read
+    row: str = ""  # JSON of a sweep run's result row (what the Sweep page shows again after a restart)
 
     @property
     def view_key(self) -> str:
@@ -136,6 +137,7 @@ class Store:
         lines = list(self.problems)
         with self._lock:
             self._sql("UPDATE runs SET state='interrupted' WHERE state='playing'")
+            self._sql("UPDATE groups_ SET state='interrupted' WHERE state='running'")
             known = {r[0] for r in self._sql("SELECT key FROM runs").fetchall()}
         for folder in (self.root / "runs").iterdir() if (self.root / "runs").is_dir() else ():
             for f in folder.iterdir() if folder.is_dir() else ():

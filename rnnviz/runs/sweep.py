@@ -80,6 +80,17 @@ class Grid:
     def extra_names(self) -> list[str]:
         return [name for name, _ in self.extra]
 
+    def to_dict(self) -> dict:
+        """Plain JSON values (the store keeps a sweep's grid, to resume it after a restart)."""
+        return {"base": self.base.to_dict(), "cells": list(self.cells), "seq_lens": list(self.seq_lens),
+                "seeds": list(self.seeds), "budget": self.budget, "check_every": self.check_every,
+                "extra": [[name, list(values)] for name, values in self.extra]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Grid:
+        return cls(RunConfig.from_dict(d["base"]), tuple(d["cells"]), tuple(d["seq_lens"]), tuple(d["seeds"]),
+                   d["budget"], d["check_every"], tuple((name, tuple(v)) for name, v in d["extra"]))
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -286,30 +297,39 @@ def make_backend(kind: str = "auto", address: str | None = None, workers: int | 
 
 # ---- the sweep -------------------------------------------------------------------------------------------------
 
+OnRun = Callable[[RunConfig, dict, Run], None]  # (the config asked for, its result row, the finished run)
+
+
 def sweep(grid: Grid, backend, cache: capacity.RunCache | None = None, slots=None,
-          stop: Callable[[], bool] | None = None, slot_timeout: float = 0.2) -> Iterator[dict]:
+          stop: Callable[[], bool] | None = None, slot_timeout: float = 0.2, configs: list[RunConfig] | None = None,
+          on_run: OnRun | None = None) -> Iterator[dict]:
     """Yield one result row per run as runs finish (cache hits first). Every run under way holds one of each of
     `slots` (a Slots, or several: e.g. the sweeps' share and the server's training slots), so a sweep never trains
     more than the server allows. Closing the generator (or `stop()` turning true) stops the runs under way;
-    rows yielded are kept. A run that raises gives a row with its `error` and the sweep goes on."""
+    rows yielded are kept. A run that raises gives a row with its `error` and the sweep goes on.
+
+    `configs`: the grid's runs still to do (all of them by default); `on_run` is told of each finished run."""
     stop = stop or (lambda: False)
     slots = () if slots is None else (slots,) if isinstance(slots, capacity.Slots) else tuple(slots)
-    todo = deque(grid.configs())
+    todo = deque(grid.configs() if configs is None else configs)
     running: dict[Future, tuple[ExitStack, RunConfig]] = {}
     try:
         while (todo or running) and not stop():
             while todo and len(running) < backend.workers:
                 hit = cached_run(cache, todo[0])
                 if hit is not None:
+                    row = row_from_cache(hit)
+                    if on_run is not None:
+                        on_run(todo[0], row, hit)
                     todo.popleft()
-                    yield row_from_cache(hit)
+                    yield row
                     continue
                 held = _take_slots(slots, slot_timeout)
                 if held is None:
                     break
                 config = todo.popleft()
                 running[backend.submit(config)] = (held, config)
-            yield from _collect(running, cache, timeout=slot_timeout)
+            yield from _collect(running, cache, slot_timeout, on_run)
     finally:
         backend.close()
         for held, _ in running.values():
@@ -349,7 +369,7 @@ def _take_slots(slots: tuple, timeout: float) -> ExitStack | None:
     return held
 
 
-def _collect(running: dict, cache: capacity.RunCache | None, timeout: float) -> Iterator[dict]:
+def _collect(running: dict, cache: capacity.RunCache | None, timeout: float, on_run: OnRun | None) -> Iterator[dict]:
     if not running:
         return
     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
@@ -372,6 +392,8 @@ def _collect(running: dict, cache: capacity.RunCache | None, timeout: float) -> 
         if cache is not None:
             cache.put(run.config.key(), run)
             _remember_solved(asked, run)
+        if on_run is not None:
+            on_run(asked, row, run)
         yield row
 
 
@@ -392,10 +414,18 @@ class Sweep:
     slots."""
 
     def __init__(self, grid: Grid, backend=None, cache: capacity.RunCache | None = None, slots=None,
-                 idle_seconds: float = IDLE_SECONDS):
+                 idle_seconds: float = IDLE_SECONDS, rows: list[dict] = (), on_run: OnRun | None = None,
+                 on_end: Callable[[Sweep], None] | None = None):
+        """`rows`: runs of the grid already done (a resumed sweep runs only the others)."""
         self.grid, self.total = grid, len(grid.configs())
         self._backend, self._cache, self._slots = backend, cache, slots
-        self._rows: list[dict] = []
+        self._rows: list[dict] = list(rows)
+        self._resumed = len(self._rows)  # rows done before this start: not part of its pace
+        done = {r["asked"] for r in rows if "asked" in r}
+        self.todo = [c for c in grid.configs() if c.key() not in done]
+        self._on_run, self._on_end = on_run, on_end
+        self.group = ""  # its id in the run store (the registry sets it)
+        self.interrupted = False  # kept from before a restart, and it had not finished
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -428,13 +458,16 @@ class Sweep:
     def _work(self) -> None:
         try:
             backend = self._make_backend()
-            for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._should_stop):
+            for row in sweep(self.grid, backend, self._cache, self._slots, stop=self._should_stop,
+                             configs=self.todo, on_run=self._on_run):
                 with self._lock:
                     self._rows.append(row)
         except Exception as err:  # shown on the page; the rows so far are kept
             self.error = f"{type(err).__name__}: {err}"
         finally:
             self.ended = time.perf_counter()
+            if self._on_end is not None:
+                self._on_end(self)
 
     def stop(self) -> None:
         self._stop.set()
@@ -468,12 +501,22 @@ class Sweep:
         """Elapsed time per run trained so far times the runs left (cache hits cost nothing; None before the
         first trained run)."""
         with self._lock:
-            trained = sum(not r["cached"] for r in self._rows)
+            trained = sum(not r["cached"] for r in self._rows[self._resumed:])
         if not self.running:
             return 0.0
         if not trained or self.started is None:
             return None
         return (time.perf_counter() - self.started) / trained * (self.total - self.done)
+
+    @property
+    def rows(self) -> list[dict]:
+        with self._lock:
+            return list(self._rows)
+
+    @property
+    def unfinished(self) -> int:
+        """Runs of the grid without a result (a stopped or interrupted sweep can resume them)."""
+        return self.total - self.done
 
 
 def summary(results: pd.DataFrame, by: tuple[str, ...] = ("cell", "seq_len")) -> pd.DataFrame:
@@ -526,13 +569,13 @@ def grid_for(preset: str, dataset: str, cells, lengths: str, seeds: int, budget:
     return grid
 
 
-def start_sweep(grid: Grid, address: str | None = None) -> Sweep:
+def start_sweep(grid: Grid, address: str | None = None, **kwargs) -> Sweep:
     """Locally: a process pool whose runs each hold one of the sweeps' share of the server's training slots and one
     training slot, so all sweeps together leave at least one slot to live sessions (capacity.SWEEP_SLOTS). With a Ray
     address: Ray tasks on the cluster's CPUs (the web server's cores are not used)."""
     if address and not ray_available():
         raise ConfigError("a Ray address is set but ray is not installed: pip install -r requirements-ray.txt")
     if address:
-        return Sweep(grid, lambda: make_backend("ray", address), capacity.RUN_CACHE).start()
+        return Sweep(grid, lambda: make_backend("ray", address), capacity.RUN_CACHE, **kwargs).start()
     slots = (capacity.SWEEP_SLOTS, capacity.SLOTS)
-    return Sweep(grid, lambda: LocalPool(capacity.SWEEP_SLOTS.n), capacity.RUN_CACHE, slots).start()
+    return Sweep(grid, lambda: LocalPool(capacity.SWEEP_SLOTS.n), capacity.RUN_CACHE, slots, **kwargs).start()
