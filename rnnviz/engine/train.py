@@ -365,6 +365,16 @@ class Run:
         finally:
             self._waiting.pop()
 
+    def snapshot(self) -> Run:
+        """The run as it is now, for saving while it trains on: copies of the weights and the optimizer's state
+        (milliseconds, even at 512 units), and of the lists of rows and probes (whose items never change). Only
+        what a run file holds: no data, no dynamics weights. Take it between two steps."""
+        frozen = Run(self.config, _Frozen(_cloned(self.model.state_dict())) if self.model is not None else None,
+                     probes=list(self.probes), diverged_at=self.diverged_at, seconds=self.seconds,
+                     _rows=self._rows[:], _grad_names=self._grad_names, _frame=self._frame,
+                     optimizer=_Frozen(copy.deepcopy(self.optimizer.state_dict())) if self.optimizer else None)
+        return frozen
+
     def __getstate__(self) -> dict:
         """Picklable and copyable: the locks, the cached frame and the model copy are rebuilt, not copied."""
         return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_frame", "stepping", "_copy", "_waiting")}
@@ -424,6 +434,20 @@ class Run:
     def probe_note(self) -> str | None:
         """Why probes are further apart than asked (None when they are not)."""
         return probe_plan(self.config)[1]
+
+
+class _Frozen:
+    """A model's or optimizer's state, kept aside: what saving a snapshot asks of them."""
+
+    def __init__(self, state: dict):
+        self._state = state
+
+    def state_dict(self) -> dict:
+        return self._state
+
+
+def _cloned(state: dict) -> dict:
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v) for k, v in state.items()}
 
 
 class _Rows(Sequence):

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rnnviz import server
 from rnnviz.engine.config import ConfigError, RunConfig
@@ -39,6 +39,9 @@ class Held:
     saved_at: float = -1.0  # the run's training seconds at its last checkpoint (-1: never saved)
     saved_step: int = -1
     restored: str | None = None  # one line when it came back from disk after a restart
+    writer: threading.Thread | None = None  # the thread writing its latest checkpoint, if any
+    taken: int = 0  # snapshots taken for checkpoints (their order)
+    written: int = 0  # the number of the snapshot on disk
     lock: threading.Lock = field(default_factory=threading.Lock)  # one checkpoint at a time
 
     @property
@@ -83,6 +86,7 @@ class Registry:
         self._groups: weakref.WeakSet[Worker] = weakref.WeakSet()  # Compare's groups: their runs stay loaded
         self._sweeps: dict[str, sweep.Sweep] = {}  # sweeps of this server's life, by group id
         self._lock = threading.RLock()
+        self._writing = threading.Lock()  # one checkpoint file at a time
 
     # ---- making runs ---------------------------------------------------------------------------------------
 
@@ -277,33 +281,61 @@ class Registry:
             return
         if what == "finished" and trainer.shareable and self.cache is not None and not trainer.from_cache:
             self.cache.put(trainer.config.key(), trainer.run)  # deterministic: the next session with these settings
-        due = trainer.run.seconds - held.saved_at >= self.checkpoint_seconds
-        if what in ("paused", "finished") or due:
+        if what in ("paused", "finished"):
             self.checkpoint(held)
+        elif trainer.run.seconds - held.saved_at >= self.checkpoint_seconds:
+            self.checkpoint(held, wait=False)  # training goes on while the file is written
 
     def _by_trainer(self, trainer: Trainer) -> Held | None:
         with self._lock:
             return next((h for h in self._held.values() if h.trainer is trainer), None)
 
-    def checkpoint(self, held: Held) -> bool:
-        """Save the run to the store if it changed since its last checkpoint (between two of its steps)."""
+    def checkpoint(self, held: Held, wait: bool = True) -> bool:
+        """Save the run to the store if it changed since its last checkpoint. Training waits only for a snapshot
+        taken between two of its steps (copies of weights and optimizer state, milliseconds); the file is written
+        from it here, or with `wait=False` in a thread beside training (then True means "under way")."""
         if held.run.step < 1 and not held.trainer.from_cache:
             return False  # an untrained run is made again from its settings: nothing worth a file
         with held.lock:
+            writer = held.writer if held.writer is not None and held.writer.is_alive() else None
+            if not wait and writer is not None:
+                return True  # the last one is still being written: the next interval takes this one
             if held.run.step == held.saved_step and held.entry.state == _state(held):
+                if writer is not None:
+                    writer.join()  # taken already, still being written: done when this returns
+                return held.written == held.taken
+            with held.trainer.between_steps():
+                step, seconds, frozen = held.run.step, held.run.seconds, held.run.snapshot()
+            entry = replace(self._fresh_entry(held), step=max(step, 0))
+            held.saved_at, held.saved_step = seconds, step
+            held.taken += 1
+            number = held.taken
+            if not wait:
+                held.writer = threading.Thread(target=self._write, args=(held, entry, frozen, number),
+                                               name="rnnviz-checkpoint", daemon=True)
+                held.writer.start()
                 return True
+        return self._write(held, entry, frozen, number)
+
+    def _write(self, held: Held, entry: RunEntry, frozen: Run, number: int) -> bool:
+        """One checkpoint file and index row (one at a time: the latest snapshot of a run is written last)."""
+        with self._writing:
+            if number < held.written:
+                return True  # a later snapshot of it got here first: this one is stale
             try:
-                with held.trainer.between_steps():
-                    step, seconds = held.run.step, held.run.seconds
-                    blob = runfile.save_run(held.run)
+                blob = runfile.save_run(frozen)
             except RunFileError as err:
                 self.store.why = f"this run is too large to keep on disk ({err})"
-                return False
-            self._fresh_entry(held)
-            kept = self.store.put(held.entry, blob)
+                kept = False
+            else:
+                kept = self.store.put(entry, blob)
             if kept:
-                held.saved_at, held.saved_step = seconds, step
-            return kept
+                held.written = number
+        if kept:
+            held.entry.nbytes, held.entry.updated, held.entry.error = entry.nbytes, entry.updated, ""
+        else:
+            held.saved_step = -1  # try again at the next event
+        return kept
 
     def checkpoint_all(self) -> None:
         """Every run in memory, paused first (the server is stopping)."""

@@ -77,7 +77,9 @@ def key_of(secret: str) -> str:
 
 
 class Store:
-    def __init__(self, root: str | os.PathLike | None = None, max_bytes: int | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, max_bytes: int | None = None, recover: bool = True):
+        """`recover=False` for a second program beside a running server (the command line): it leaves the rows of
+        playing runs as they are."""
         self.root = Path(root if root is not None else server.data_dir())
         self.max_bytes = server.STORE_BYTES if max_bytes is None else max(0, int(max_bytes))
         self.why: str | None = None
@@ -88,7 +90,8 @@ class Store:
         try:
             self._open()
             self.available = True
-            self.problems = self.recover()
+            if recover:
+                self.problems = self.recover()
         except (OSError, sqlite3.Error) as err:
             self.why = f"runs are not being kept: {self.root} is not a writable folder ({_err(err)})"
 
@@ -119,6 +122,11 @@ class Store:
             db.execute("PRAGMA synchronous=FULL")
             cols = ", ".join(f"{c} {TYPES.get(c, 'TEXT')}" for c in COLUMNS.split(", ")[1:])
             db.execute(f"CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, {cols}, view_key TEXT)")
+            have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+            for c in COLUMNS.split(", ")[1:]:
+                if c not in have:  # an index written by a version with fewer fields
+                    kind = TYPES.get(c, "TEXT")
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {c} {kind} DEFAULT {0 if kind != 'TEXT' else repr('')}")
             db.execute("CREATE INDEX IF NOT EXISTS runs_view ON runs (view_key)")
             db.execute("CREATE TABLE IF NOT EXISTS groups_ (id TEXT PRIMARY KEY, owner TEXT, kind TEXT, spec TEXT, "
                        "state TEXT, created REAL)")
@@ -228,12 +236,15 @@ class Store:
 
     def evict(self, need: int = 0, protect: Collection[str] = ()) -> list[str]:
         """Delete finished runs, least recently opened first (never one in `protect`), until `need` more bytes
-        fit in max_bytes. Paused and interrupted runs are never evicted."""
+        fit in max_bytes. Paused and interrupted runs are never evicted; nor is any run when deleting every
+        finished one would still not make room."""
         gone: list[str] = []
         with self._lock:
             total = self.total_bytes()
             rows = self._sql("SELECT key, nbytes FROM runs WHERE state IN (?, ?) ORDER BY opened, created",
                              FINISHED).fetchall()
+            if total - sum(n or 0 for k, n in rows if k not in protect) + need > self.max_bytes:
+                return gone  # the write will be refused anyway: keep them
             for key, nbytes in rows:
                 if total + need <= self.max_bytes:
                     break

@@ -1,0 +1,252 @@
+"""The instructor's command line (rnnviz/cli.py) on a store of real small runs: a finished one, a paused one, one
+whose checkpoint is garbled and one whose checkpoint is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from rnnviz.cli import main
+from rnnviz.engine.config import RunConfig
+from rnnviz.engine.train import Run, new_run, train_run
+from rnnviz.runs import runfile
+from rnnviz.runs.registry import Registry
+from rnnviz.runs.store import Store
+from rnnviz.runs.trainer import LocalTrainer
+
+ROOT = Path(__file__).resolve().parents[1]
+CFG = RunConfig(hidden_size=8, seq_len=10, batch_size=16, steps=20)
+NAMES = ("sine done", "half way", "broken", "lost")
+
+
+@dataclass
+class Kept:
+    root: Path
+    runs: dict[str, Run]  # by name, the runs as trained
+    keys: dict[str, str]  # by name
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Kept:
+    root = tmp_path_factory.mktemp("store")
+    registry = Registry(Store(root), cache=None)
+    half = new_run(CFG.replace(seed=1))
+    LocalTrainer(half).advance(max_steps=8)
+    runs = {"sine done": train_run(CFG), "half way": half, "broken": train_run(CFG.replace(seed=2)),
+            "lost": train_run(CFG.replace(seed=3))}
+    keys = {}
+    for name, run in runs.items():
+        access = registry.adopt(run, name=name)
+        registry.checkpoint(access.held)
+        keys[name] = access.held.key
+    store = registry.store
+    store.update(keys["sine done"], opened=time.time() - 10 * 86400)
+    store.update(keys["lost"], state="interrupted")
+    store._file(keys["broken"]).write_bytes(b"PK\x03\x04 not a run file any more")
+    store._file(keys["lost"]).unlink()
+    store.close()
+    Store(root).close()  # a server start notices the missing file
+    return Kept(root, runs, keys)
+
+
+@pytest.fixture
+def kept(template, tmp_path) -> Kept:
+    """A copy of the store each test may change."""
+    root = tmp_path / "data"
+    shutil.copytree(template.root, root)
+    return Kept(root, template.runs, template.keys)
+
+
+def rnnviz(*args: str, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], **kwargs)
+
+
+def names_left(root: Path) -> set[str]:
+    store = Store(root, recover=False)
+    try:
+        return {e.name for e in store.entries()}
+    finally:
+        store.close()
+
+
+def one_line_error(result) -> bool:
+    return "Traceback" not in result.output and result.output.strip().count("\n") == 0
+
+
+# ---- runs list ---------------------------------------------------------------------------------------------
+
+
+def test_list_shows_every_run_its_state_step_settings_and_why_one_cannot_be_read(kept):
+    result = rnnviz("runs", "list", "--data-dir", kept.root)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for name in NAMES:
+        assert name in out and kept.keys[name][:8] in out
+    assert "20 / 20" in out and "8 / 20" in out and "paused" in out and "finished" in out
+    assert "LSTM · sine · T=10 · hidden 8" in out
+    assert "damaged" in out and "unreadable: its checkpoint file is missing" in out
+    assert out.strip().splitlines()[-1].startswith("4 runs, ")
+    assert rnnviz("--data-dir", kept.root, "runs", "list").output == out  # the option before the command too
+    assert rnnviz("runs", "list", env={"RNNVIZ_DATA_DIR": str(kept.root)}).output == out  # and from the setting
+
+
+def test_list_json_parses_and_keeps_the_secrets_out(kept):
+    result = rnnviz("runs", "list", "--json", "--data-dir", kept.root)
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert set(rows) == set(NAMES)
+    assert rows["half way"]["step"] == 8 and rows["half way"]["state"] == "paused"
+    assert rows["sine done"]["settings"] == CFG.to_dict() and "loss" in rows["sine done"]["metrics"]
+    assert rows["lost"]["error"] == "its checkpoint file is missing"
+    store = Store(kept.root, recover=False)
+    secrets = [s for e in store.entries() for s in (e.run_id, e.view_token)]
+    store.close()
+    assert not any(s in result.output for s in secrets)
+
+
+def test_list_of_an_empty_store(tmp_path):
+    Store(tmp_path).close()
+    result = rnnviz("runs", "list", "--data-dir", tmp_path)
+    assert result.exit_code == 0 and result.output.startswith("No runs in")
+
+
+def test_a_damaged_index_is_rebuilt_and_said(kept):
+    (kept.root / "index.sqlite").write_bytes(b"garbage " * 500)
+    result = rnnviz("runs", "list", "--json", "--data-dir", kept.root)
+    assert result.exit_code == 0, result.output
+    assert "note: the index was damaged" in result.stderr
+    assert {r["name"] for r in json.loads(result.stdout)} == set(NAMES)
+
+
+# ---- runs export -------------------------------------------------------------------------------------------
+
+
+def test_export_writes_run_files_that_load_and_an_index_and_skips_the_unreadable(kept, tmp_path):
+    folder = tmp_path / "backup" / "monday"  # made, parents too
+    result = rnnviz("runs", "export", folder, "--data-dir", kept.root)
+    assert result.exit_code == 1, result.output
+    assert "Exported 2 runs" in result.output and "skipped 2" in result.output
+    assert f"{kept.keys['broken'][:8]} broken: " in result.output
+    assert f"{kept.keys['lost'][:8]} lost: its checkpoint file is missing" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["half-way.zip", "index.json", "sine-done.zip"]
+    for name, file in (("sine done", "sine-done.zip"), ("half way", "half-way.zip")):
+        run, want = runfile.load_run((folder / file).read_bytes()), kept.runs[name]
+        assert run.step == want.step
+        pd.testing.assert_frame_equal(run.history, want.history)
+    index = json.loads((folder / "index.json").read_text())
+    assert [(r["name"], r["file"]) for r in index] == [("half way", "half-way.zip"), ("sine done", "sine-done.zip")]
+    assert all("run_id" not in r and "view_token" not in r for r in index)
+
+
+def test_export_with_links_writes_the_secrets_that_open_the_runs(kept, tmp_path):
+    result = rnnviz("runs", "export", tmp_path / "out", "--with-links", "--data-dir", kept.root)
+    assert result.exit_code == 1
+    store = Store(kept.root, recover=False)
+    for row in json.loads((tmp_path / "out" / "index.json").read_text()):
+        assert store.find(row["run_id"])[0].key == row["key"] and store.find(row["view_token"])[1] is False
+    store.close()
+
+
+def test_export_of_readable_runs_only_exits_0_and_names_clash_apart(kept, tmp_path):
+    store = Store(kept.root)
+    for name in ("broken", "lost"):
+        store.delete(kept.keys[name])
+    store.update(kept.keys["half way"], name="sine done")  # two runs, one name
+    store.close()
+    result = rnnviz("runs", "export", tmp_path / "out", "--data-dir", kept.root)
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "out").glob("*.zip"))
+    assert len(files) == 2 and "sine-done.zip" in files and all(f.startswith("sine-done") for f in files)
+
+
+def test_export_into_a_folder_that_cannot_be_written_is_one_line(kept, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    result = rnnviz("runs", "export", blocker / "below", "--data-dir", kept.root)
+    assert result.exit_code == 1 and one_line_error(result), result.output
+    assert result.output.startswith(f"Error: can't write to {blocker / 'below'}")
+    result = rnnviz("runs", "export", blocker, "--data-dir", kept.root)
+    assert result.exit_code == 2 and "is a file" in result.output and "Traceback" not in result.output
+    assert rnnviz("runs", "export", "--data-dir", kept.root).exit_code == 2  # no folder given
+
+
+# ---- runs prune --------------------------------------------------------------------------------------------
+
+
+def test_prune_by_state(kept):
+    result = rnnviz("runs", "prune", "--state", "finished", "--yes", "--data-dir", kept.root)
+    assert result.exit_code == 0, result.output
+    assert names_left(kept.root) == {"half way", "lost"}
+    assert not list((kept.root / "runs").rglob(f"{kept.keys['sine done']}.*"))  # its file and sidecar too
+    rnnviz("runs", "prune", "--state", "paused", "--state", "interrupted", "--yes", "--data-dir", kept.root)
+    assert names_left(kept.root) == set()
+
+
+def test_prune_by_days_since_last_opened_and_with_a_state(kept):
+    result = rnnviz("runs", "prune", "--older-than", 5, "--state", "paused", "--yes", "--data-dir", kept.root)
+    assert result.exit_code == 0 and "No run matches." in result.output
+    result = rnnviz("runs", "prune", "--older-than", 5, "--yes", "--data-dir", kept.root)
+    assert result.exit_code == 0 and "Deleted 1 runs; 3 left." in result.output
+    assert names_left(kept.root) == {"half way", "broken", "lost"}
+
+
+def test_prune_all_wipes_the_store(kept):
+    result = rnnviz("runs", "prune", "--all", "--yes", "--data-dir", kept.root)
+    assert result.exit_code == 0 and "Deleted 4 runs; 0 left." in result.output
+    assert names_left(kept.root) == set() and not list((kept.root / "runs").rglob("*.zip"))
+
+
+def test_a_dry_run_deletes_nothing(kept):
+    result = rnnviz("runs", "prune", "--all", "--dry-run", "--data-dir", kept.root)
+    assert result.exit_code == 0 and result.output.count("would delete") == 4
+    assert names_left(kept.root) == set(NAMES)
+
+
+def test_prune_asks_first(kept):
+    result = rnnviz("runs", "prune", "--state", "paused", "--data-dir", kept.root, input="n\n")
+    assert result.exit_code == 1 and "Aborted" in result.output and names_left(kept.root) == set(NAMES)
+    result = rnnviz("runs", "prune", "--state", "paused", "--data-dir", kept.root)  # no answer at all
+    assert result.exit_code == 1 and names_left(kept.root) == set(NAMES)
+    result = rnnviz("runs", "prune", "--state", "paused", "--data-dir", kept.root, input="y\n")
+    assert result.exit_code == 0 and "half way" not in names_left(kept.root)
+
+
+def test_prune_without_a_filter_refuses_and_says_what_is_allowed(kept):
+    result = rnnviz("runs", "prune", "--yes", "--data-dir", kept.root)
+    assert result.exit_code == 2 and "say which runs to delete" in result.output
+    assert "paused, interrupted, finished, diverged" in result.output and "--older-than DAYS" in result.output
+    assert rnnviz("runs", "prune", "--all", "--state", "paused", "--yes", "--data-dir", kept.root).exit_code == 2
+    assert rnnviz("runs", "prune", "--state", "playing", "--yes", "--data-dir", kept.root).exit_code == 2
+    assert names_left(kept.root) == set(NAMES)
+
+
+# ---- bad folders and the real command ----------------------------------------------------------------------
+
+
+def test_a_folder_that_holds_no_store_is_one_line_and_left_alone(tmp_path):
+    for args in (["runs", "list"], ["runs", "export", tmp_path / "out"], ["runs", "prune", "--all", "--yes"]):
+        result = rnnviz(*args, "--data-dir", tmp_path / "empty")
+        assert result.exit_code == 1 and one_line_error(result), result.output
+        assert "holds no rnnviz run store" in result.output
+    assert not (tmp_path / "empty").exists() and not (tmp_path / "out").exists()
+    (tmp_path / "plain").write_text("x")
+    result = rnnviz("runs", "list", "--data-dir", tmp_path / "plain")
+    assert result.exit_code == 2 and "is a file" in result.output
+
+
+def test_python_dash_m_rnnviz_lists_the_runs(kept):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "rnnviz", "runs", "list", "--data-dir", str(kept.root)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in NAMES) and done.stderr == ""
