@@ -1,12 +1,14 @@
 """What keeping runs on disk costs training: the same run trained by the registry's worker with the store
-checkpointing it every RNNVIZ_CHECKPOINT_S seconds, and by a bare trainer with no store, in one process.
+checkpointing it every RNNVIZ_CHECKPOINT_S seconds, and by the same worker with no registry or store, in one
+process.
 
     python bench/bench_checkpoint.py [--seconds 70] [--quick]
 
-Per shape (the defaults, and hidden 512) it prints: training seconds without a store and with it, their ratio, the
-checkpoints written, the seconds spent writing them and their share of the training time (the issue's bar: at
-most 2 %). The steps are chosen so training lasts about --seconds, i.e. past two checkpoint intervals. --quick: a
-few seconds per shape with a 1 s interval (only proves the script runs; the share is then far above 2 %).
+Per shape (the defaults, and hidden 512) it prints: wall seconds of training without a store and with it, their
+ratio, the checkpoints written, the seconds spent writing them (beside training), the seconds the training thread
+waited for checkpoints (their snapshots) and that wait's share of the training time (the issue's bar: at most 2 %).
+The steps are chosen so training lasts about --seconds, i.e. past two checkpoint intervals. --quick: a
+few seconds per shape with a 1 s interval (only proves the script runs).
 """
 
 from __future__ import annotations
@@ -51,24 +53,34 @@ def bare(config: RunConfig) -> float:
     return played(Worker([LocalTrainer.fresh(config)]))
 
 
-def kept(config: RunConfig, interval: float) -> tuple[float, int, float]:
-    """Training seconds with the store, checkpoints written, seconds spent in Registry.checkpoint (which the
-    training thread runs: the time it costs training)."""
-    spent, count = [0.0], [0]
-    real, put = Registry.checkpoint, Store.put
+def kept(config: RunConfig, interval: float) -> tuple[float, int, float, float]:
+    """Wall seconds with the store, checkpoints written, seconds the training thread spent in Registry.checkpoint
+    while the run trained (what checkpointing costs training: a snapshot, the file is written beside it), and
+    seconds of writing in all (the beside-training writes and the one when the run finished)."""
+    blocked, count = [0.0], [0]
+    real, put, write = Registry.checkpoint, Store.put, Registry._write
+    written = [0.0]
 
-    def timed(self, held):
+    def timed(self, held, wait=True):
         start = time.perf_counter()
         try:
-            return real(self, held)
+            return real(self, held, wait)
         finally:
-            spent[0] += time.perf_counter() - start
+            if not held.run.finished:
+                blocked[0] += time.perf_counter() - start
+
+    def writing(self, *args):
+        start = time.perf_counter()
+        try:
+            return write(self, *args)
+        finally:
+            written[0] += time.perf_counter() - start
 
     def counted(self, entry, blob=None):
         count[0] += blob is not None
         return put(self, entry, blob)
 
-    Registry.checkpoint, Store.put = timed, counted
+    Registry.checkpoint, Store.put, Registry._write = timed, counted, writing
     try:
         with tempfile.TemporaryDirectory() as root:
             reg = Registry(Store(root), checkpoint_seconds=interval)
@@ -76,8 +88,8 @@ def kept(config: RunConfig, interval: float) -> tuple[float, int, float]:
             seconds = played(access.worker)
             assert len(reg.store.entries()) == 1  # one run: its latest checkpoint
     finally:
-        Registry.checkpoint, Store.put = real, put
-    return seconds, count[0], spent[0]
+        Registry.checkpoint, Store.put, Registry._write = real, put, write
+    return seconds, count[0], blocked[0], written[0]
 
 
 def main() -> None:
@@ -89,13 +101,13 @@ def main() -> None:
     seconds = 4.0 if args.quick else args.seconds
     print(f"checkpoint every {interval:g} s of training; torch threads {server.TORCH_THREADS}")
     print(f"{'shape':<12} {'steps':>7} {'bare s':>8} {'kept s':>8} {'ratio':>7} {'writes':>6} {'write s':>8} "
-          f"{'share':>7}")
+          f"{'blocked s':>9} {'share':>7}")
     for name, shape in SHAPES.items():
         config = shape.replace(steps=steps_for(shape, seconds))
         t_bare = bare(config)
-        t_kept, writes, spent = kept(config, interval)
+        t_kept, writes, blocked, written = kept(config, interval)
         print(f"{name:<12} {config.steps:>7,} {t_bare:>8.2f} {t_kept:>8.2f} {t_kept / t_bare:>7.3f} {writes:>6} "
-              f"{spent:>8.2f} {spent / t_kept:>7.2%}")
+              f"{written:>8.2f} {blocked:>9.3f} {blocked / t_kept:>7.2%}")
 
 
 if __name__ == "__main__":
