@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, SequenceModel, Trace
-from rnnviz.engine.record import recurrent_radii
+from rnnviz.engine.record import block_radii, recurrent_blocks
 from rnnviz.views import analysis as A
 
 
@@ -158,7 +158,7 @@ def test_probe_radii_split_lstm_gate_blocks_and_radius_history_names_them():
     blocks = np.concatenate([s * rotation(0.3) for s in scales])  # (4H, H), torch's gate order
     with torch.no_grad():
         model.rnn.weight_hh_l1.copy_(torch.tensor(blocks))
-    radii = recurrent_radii(model.rnn)  # what every probe's Trace carries
+    radii = block_radii(recurrent_blocks(model.rnn))  # what every probe's Trace carries
     assert radii.shape == (2, 4) and radii[1] == pytest.approx(scales, rel=1e-5)
     df = A.radius_history([(7, fake_trace(np.zeros((2, 1, 3, 2)), radius=radii))])
     assert df.loc[df["layer"] == 1, "gate"].tolist() == ["input", "forget", "candidate", "output"]
