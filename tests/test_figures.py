@@ -61,7 +61,8 @@ def check_style(fig: go.Figure):
 
 def test_captions_cover_every_builder():
     assert len(BUILDERS) >= 15
-    assert set(BUILDERS) == set(F.CAPTIONS) - {"fixed_points"}  # the trajectories' caption once points are added
+    assert set(BUILDERS) == set(F.CAPTIONS) - set(F.SHARED_CAPTIONS)
+    assert set(F.SHARED_CAPTIONS.values()) <= set(BUILDERS) | set(F.OVERLAYS)  # each names the builder it captions
     assert all(caption.strip().endswith(".") for caption in F.CAPTIONS.values())
 
 

@@ -24,8 +24,10 @@ KILLS = 20
 SPARES = 3  # servers loading (importing torch and a first run take seconds) while the one before them trains
 SLACK = 1.5  # wall seconds beyond the interval: the slice under way, a checkpoint being written, a loaded machine
 # in the run's own clock a checkpoint is due after INTERVAL seconds of training and taken when the slice of training
-# under way ends (its last step may end a little past the slice)
-LOST = INTERVAL + worker.SLICE_SECONDS + 0.05
+# under way ends (its last step may end a little past the slice); the kill may come while that checkpoint is being
+# written beside training (the one before it is then the newest on disk), which takes WRITING seconds of training
+WRITING = 0.25
+LOST = INTERVAL + worker.SLICE_SECONDS + WRITING
 
 
 class Child:

@@ -470,6 +470,9 @@ CAPTIONS.update({
 })
 REPLAY_FRAMES = 60  # animation frames at most: probes in between are skipped
 # helpers that mark or extend a figure a builder made (cursor, fixed points): no caption of their own
+# captions of a builder (or overlay) drawn in a second setting: caption -> the function that draws it
+SHARED_CAPTIONS = {"fixed_points": "add_fixed_points", "runs_losses": "compare_losses",
+                   "runs_grad_curves": "compare_grad_curves"}
 OVERLAYS = ("add_fixed_points", "covering_ranges", "heatmap_cursor", "time_cursor", "time_picker_strip",
             "trajectory_cursor", "with_time_data")
 CURSOR_COLOR = "rgba(255, 140, 0, 0.25)"  # the linked time cursor, the same on every view
