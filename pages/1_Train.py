@@ -1,5 +1,6 @@
 """Train: loss against the baseline, predictions or accuracy, and the run's summary."""
 
+import pandas as pd
 import streamlit as st
 
 from rnnviz.engine.config import training_bytes
@@ -26,7 +27,14 @@ def draw(state) -> None:
                        f"Baseline (a model that learned nothing): {head.baseline:.4g}")
     if (verdict := metrics.solved_verdict(scores, data)) is not None:
         (st.success if verdict.solved else st.caption)(verdict.text)
-    chart(figures.loss_curves(run.history, data.baseline), figures.CAPTIONS["loss_curves"])
+    marks = run.change_labels()
+    chart(figures.change_marks(figures.loss_curves(run.history, data.baseline), marks), figures.CAPTIONS["loss_curves"])
+    if marks:
+        st.subheader("Changes")
+        st.dataframe(pd.DataFrame(marks, columns=["step", "change"]), hide_index=True,
+                     column_config={"step": st.column_config.NumberColumn(format="%d")})
+        st.caption("Live changes apply from the step shown; a run's link and run file carry them, so either "
+                   "trains the same numbers again.")
     if data.task == "regression":
         chart(figures.predictions(out[:200], data.y_val[:200]), figures.CAPTIONS["predictions"])
     elif data.task == "classification":

@@ -30,8 +30,8 @@ def draw(state) -> None:
                        horizontal=True)
     sat = analysis.gate_saturation(cell, name, gates[name])  # thresholds and axis labels decided there, once
     chart(figures.saturation_scatter(sat, name), figures.CAPTIONS["saturation_scatter"])
-    chart(figures.saturation_over_training(analysis.saturation_history(run.probes, cell, layer)),
-          figures.CAPTIONS["saturation_over_training"])
+    chart(figures.change_marks(figures.saturation_over_training(analysis.saturation_history(run.probes, cell, layer)),
+                               run.change_labels()), figures.CAPTIONS["saturation_over_training"])
 
 
 live(draw, state)

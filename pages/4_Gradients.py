@@ -33,9 +33,12 @@ def draw(state) -> None:
     # ---- step Jacobians (dynamics): why the curve above falls or grows
     jacobian_block(state, run, step, trace, cursor)
     steps, matrix = analysis.grad_heatmap(run.probes, layer)
-    chart(with_cursor(figures.grad_heatmap(steps, matrix), cursor, heatmap=True), figures.CAPTIONS["grad_heatmap"])
-    chart(figures.param_grad_norms(run.history), figures.CAPTIONS["param_grad_norms"])
-    chart(figures.spectral_radius(analysis.radius_history(run.probes)), figures.CAPTIONS["spectral_radius"])
+    marks = run.change_labels()
+    chart(figures.change_marks(with_cursor(figures.grad_heatmap(steps, matrix), cursor, heatmap=True), marks,
+                               across=True), figures.CAPTIONS["grad_heatmap"])
+    chart(figures.change_marks(figures.param_grad_norms(run.history), marks), figures.CAPTIONS["param_grad_norms"])
+    chart(figures.change_marks(figures.spectral_radius(analysis.radius_history(run.probes)), marks),
+          figures.CAPTIONS["spectral_radius"])
     chart(with_cursor(figures.saliency(trace.input_saliency), cursor, heatmap=True), figures.CAPTIONS["saliency"])
     # ---- training replay (dynamics)
     if st.toggle("Replay training", key="grad_replay", help="Animate the stored probes from step 0 to the latest.",

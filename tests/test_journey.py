@@ -81,10 +81,13 @@ def test_a_refused_value_keeps_the_run_and_says_what_is_allowed():
 
 def test_an_optional_setting_turns_on_with_a_value_and_off_again():
     at = open_page("pages/1_Train.py", **SHORT)
-    widget(at, "checkbox", "cfg_clip_on", sidebar=True).uncheck().run()
-    assert state(at).config.clip is None
-    widget(at, "checkbox", "cfg_recurrent_radius_on", sidebar=True).check().run()
-    assert state(at).config.recurrent_radius == 1.0
+    run = state(at).run
+    widget(at, "checkbox", "cfg_clip_on", sidebar=True).uncheck().run()  # live: the same run, clipping off from step 1
+    assert state(at).run is run and state(at).shown_config.clip is None and state(at).config.clip == 1.0
+    assert [(c.step, dict(c.values)) for c in run.changes] == [(1, {"clip": None})]
+    assert not widget(at, "checkbox", "cfg_clip_on", sidebar=True).value
+    widget(at, "checkbox", "cfg_recurrent_radius_on", sidebar=True).check().run()  # a new model: a new run
+    assert state(at).config.recurrent_radius == 1.0 and state(at).config.clip is None  # with the settings shown
 
 
 def test_view_state_survives_a_page_switch():

@@ -54,7 +54,8 @@ def test_url_config_round_trip():
     widget(at, "number_input", "cfg_hidden_size").set_value(40).run()
     assert state(at).config.hidden_size == 40
     assert at.query_params["hidden_size"] == ["40"] or at.query_params["hidden_size"] == "40"
-    assert "reset" in texts(at, "info")
+    assert "new run starts at step 0" in texts(at, "info")
+    assert not [b for b in at.button if b.label.startswith("← back")]  # the run left had no step yet
 
 
 # bad URL values and divergence: tests/test_bad_input.py

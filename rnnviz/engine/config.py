@@ -105,6 +105,7 @@ class Setting:
     step: float | None = None  # the widget's +/- step
     first: float | None = None  # value an optional setting takes when first turned on
     help: str = ""
+    live: bool = False  # may change while a run trains (rnnviz.engine.changes); else a change starts a new run
 
     def check(self, value: Any) -> None:
         if value is None and self.optional:
@@ -123,15 +124,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("num_layers", "Layers", int, 1, 4),
     Setting("seq_len", "Sequence length T", int, 2, 2000),
     Setting("dataset", "Dataset", str),
-    Setting("batch_size", "Batch size", int, 1, 1024),
+    Setting("batch_size", "Batch size", int, 1, 1024, live=True),
     Setting("steps", "Training steps", int, 1, 100_000, step=100),
-    Setting("lr", "Learning rate", float, 0.0, 10.0, low_open=True),
-    Setting("optimizer", "Optimizer", str, choices=OPTIMIZERS),
-    Setting("clip", "Clip the gradient norm", float, 0.0, 1e6, low_open=True, optional=True, first=1.0),
+    Setting("lr", "Learning rate", float, 0.0, 10.0, low_open=True, live=True),
+    Setting("optimizer", "Optimizer", str, choices=OPTIMIZERS, live=True),
+    Setting("clip", "Clip the gradient norm", float, 0.0, 1e6, low_open=True, optional=True, first=1.0,
+            live=True),
     Setting("seed", "Seed", int, 0, 2**31 - 1),
-    Setting("probe_every", "Probe every (steps)", int, 1, 100_000),
-    Setting("probe_size", "Probe samples", int, 1, 64),
-    Setting("eval_every", "Validate every (steps)", int, 1, 100_000),
+    Setting("probe_every", "Probe every (steps)", int, 1, 100_000, live=True),
+    Setting("probe_size", "Probe samples", int, 1, 64, live=True),
+    Setting("eval_every", "Validate every (steps)", int, 1, 100_000, live=True),
     Setting("embedding_size", "Token embedding size", int, 1, 256),
     Setting("recurrent_radius", "Set the spectral radius of W_hh at init", float, 0.0, 1e6, low_open=True,
             optional=True, first=1.0),
@@ -241,7 +243,7 @@ def parse_query(params: dict[str, str], base: RunConfig | None = None) -> RunCon
 
 def _parse_json_params(text: str) -> Any:
     """JSON of dataset options, refused before decoding if nested (options are flat: depth 1)."""
-    if _json_depth(text) > 1:
+    if json_depth(text) > 1:
         raise ConfigError(f"dataset_params={_short(text)} must be a flat JSON object of options, "
                           'e.g. {"noise": 0.1}; lists and nested objects are not allowed')
     try:
@@ -250,7 +252,7 @@ def _parse_json_params(text: str) -> Any:
         raise ConfigError(f"dataset_params={_short(text)} is not valid JSON") from None
 
 
-def _json_depth(text: str) -> int:
+def json_depth(text: str) -> int:
     """The deepest nesting of [ and { outside strings, counted without decoding."""
     depth = deepest = 0
     in_string = escaped = False

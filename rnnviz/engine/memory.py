@@ -12,6 +12,8 @@ from rnnviz.engine.cellspec import spec
 BACKWARD = 1.1  # the backward pass's working share on top of what the forward saves (CellSpec.saved_floats)
 PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
 PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
+WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
+RESUME_BYTES_PER_RUN = 64 * 2**20  # the optimizer states kept with them (what a fork goes on from), thinned alike
 PREDICT_BYTES = 32 * 2**20  # activations of one batch when the whole validation set is scored (metrics.predict)
 
 
@@ -68,9 +70,19 @@ def probe_bytes(config, shape: Shape) -> tuple[int, int]:
     return min(count * each, PROBE_BYTES_PER_RUN + each), replay
 
 
+def kept_bytes(config, shape: Shape) -> int:
+    """The weights each kept probe saw and the optimizer state with them (Adam's two moments: twice the weights),
+    each thinned past its budget (the first and the latest always kept)."""
+    weights = parameters(config, shape) * 4
+    count = config.steps // config.probe_every + 2
+    return (min(count * weights, WEIGHT_BYTES_PER_RUN + weights)
+            + min(count * 2 * weights, RESUME_BYTES_PER_RUN + 2 * weights))
+
+
 def estimate(config) -> dict[str, int]:
     """Bytes by part: generating the data, keeping it, the weights (with gradients and optimizer state), one
-    training step, validation, probes; `total` is the peak (generation happens before the model exists)."""
+    training step, validation, probes and the states kept with them; `total` is the peak (generation happens
+    before the model exists)."""
     try:
         shape = dataset_shape(config)
     except DatasetError:  # bad options: loading the dataset will refuse them with its own message
@@ -80,9 +92,10 @@ def estimate(config) -> dict[str, int]:
         "generation": shape.generation_bytes(), "data": shape.data_bytes(),
         "weights": parameters(config, shape) * 4 * 4,  # the weights, their gradients and Adam's two moments
         "step": step_bytes(config, shape), "validation": validation_bytes(config, shape),
-        "probes": stored, "replay": replay,
+        "probes": stored, "replay": replay, "kept": kept_bytes(config, shape),
     }
-    running = parts["data"] + parts["weights"] + stored + max(parts["step"], parts["validation"], replay)
+    running = (parts["data"] + parts["weights"] + stored + parts["kept"]
+               + max(parts["step"], parts["validation"], replay))
     parts["total"] = max(parts["generation"], running)
     return parts
 
@@ -91,7 +104,7 @@ def advice(config, parts: dict[str, int]) -> str:
     """What makes the estimate large and what to lower, for the refusal message."""
     shape = _shape_or_none(config)
     T = shape.T if shape else config.seq_len
-    worst = max(("generation", "data", "step", "validation", "probes", "replay", "weights"),
+    worst = max(("generation", "data", "step", "validation", "probes", "replay", "weights", "kept"),
                 key=lambda k: parts[k])
     if worst in ("generation", "data") and shape is not None:
         t = f"T={T}" + ("" if T == config.seq_len else f" (set by the length option, not seq_len={config.seq_len})")
@@ -105,7 +118,7 @@ def advice(config, parts: dict[str, int]) -> str:
                 "lower one of them")
     if worst == "validation":
         return f"scoring the validation set would need about {size(parts[worst])}; lower n_val or seq_len"
-    if worst == "weights":
+    if worst in ("weights", "kept"):
         return f"the model's weights would need about {size(parts[worst])}; lower hidden_size or num_layers"
     return f"the probes would need about {size(parts[worst])}; lower probe_size, hidden_size or seq_len"
 

@@ -20,13 +20,14 @@ import torch
 
 from rnnviz import server
 from rnnviz.datasets import SequenceData, load_dataset
+from rnnviz.engine import changes as live
 from rnnviz.engine.cellspec import spec
-from rnnviz.engine.config import RunConfig
-from rnnviz.engine.memory import PROBE_BYTES_PER_RUN, probe_samples
+from rnnviz.engine.changes import Change, Changes
+from rnnviz.engine.config import ConfigError, RunConfig
+from rnnviz.engine.memory import PROBE_BYTES_PER_RUN, RESUME_BYTES_PER_RUN, WEIGHT_BYTES_PER_RUN, probe_samples
 from rnnviz.engine.model import SequenceModel
 from rnnviz.engine.record import Trace, replay
 
-WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
 # validation samples scored per evaluation: a fixed slice, so the curve is smooth, and cheap (a pass of 64 samples
 # costs half a training step of batch 64: every 25 steps, about 2 % of the time); the Train page scores them all
 MAX_VAL = 64
@@ -61,6 +62,7 @@ class TrainEvent:
     diverged: bool = False
     probe: Trace | None = None
     seconds: float = 0.0  # compute time so far (not counting time paused between events)
+    sampler: torch.Tensor | None = None  # the batch sampler's state after this step's batch (what a fork goes on from)
 
 
 def build_model(config: RunConfig, data: SequenceData) -> SequenceModel:
@@ -68,16 +70,35 @@ def build_model(config: RunConfig, data: SequenceData) -> SequenceModel:
     return SequenceModel(config, data.input_size, data.output_size, data.task)
 
 
+OPTIMIZER_KINDS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+
+
 def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    kind = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}[config.optimizer]
-    return kind(model.parameters(), lr=config.lr)
+    return OPTIMIZER_KINDS[config.optimizer](model.parameters(), lr=config.lr)
+
+
+class Batches:
+    """The run's batches as index tensors, drawn from a generator seeded by the config; a live change may resize
+    them (the draws go on from the same generator), and a fork goes on from a saved state."""
+
+    def __init__(self, seed: int, n: int):
+        self.n, self.gen = n, torch.Generator().manual_seed(seed)
+
+    def draw(self, size: int) -> torch.Tensor:
+        return torch.randint(self.n, (min(size, self.n),), generator=self.gen)
+
+    def state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.gen.set_state(state)
 
 
 def batch_indices(config: RunConfig, n: int) -> Iterator[torch.Tensor]:
-    """The run's batches as index tensors, drawn from a generator seeded by the config."""
-    gen = torch.Generator().manual_seed(config.seed)
+    """The batches of a run without changes, one after the other."""
+    batches = Batches(config.seed, n)
     while True:
-        yield torch.randint(n, (min(config.batch_size, n),), generator=gen)
+        yield batches.draw(config.batch_size)
 
 
 def train(
@@ -100,31 +121,47 @@ def new_run(config: RunConfig, data: SequenceData | None = None) -> Run:
 def train_model(
     config: RunConfig, data: SequenceData, model: SequenceModel, stop: Callable[[], bool] | None = None,
     *, start_step: int = 0, optimizer: torch.optim.Optimizer | None = None, threads: int | None = None,
+    changes: Sequence[Change] | Callable[[], Sequence[Change]] = (), sampler: torch.Tensor | None = None,
+    on_optimizer: Callable[[torch.optim.Optimizer], None] | None = None,
 ) -> Iterator[TrainEvent]:
     """The loop behind train(), on a model the caller keeps (the UI looks at it between steps).
 
     Event `step` describes: the loss and gradient of that step's batch (taken before its update),
     then, after the update, the validation loss and the probe. Step 0 applies no update.
-    `start_step` and `optimizer` (with its state) continue a saved run exactly where it stopped.
+    `start_step` and `optimizer` (with its state) continue a saved run exactly where it stopped; `sampler` is the
+    batch sampler's state after the step before (else the batches already drawn are drawn again and dropped).
+    `changes` (or a function giving them, read before every step) are the run's live changes: each step trains
+    with the settings config_at gives; a new optimizer kind starts with a fresh state (`on_optimizer` hears it).
     Every step runs on `threads` torch threads (default RNNVIZ_TORCH_THREADS), whichever thread consumes the
     generator (see torch_threads).
     """
     threads = server.TORCH_THREADS if threads is None else threads
-    update = _Updater(config, model, optimizer)
-    observe = _Observer(config, data, model)
-    batches = batch_indices(config, len(data.x_train))
-    for _ in range(start_step):  # the batches of the steps already done
-        next(batches)
+    plan = _Plan(config, changes)
+    settings = plan.at(start_step - 1)  # what the step before trained with (the optimizer's state is for it)
+    update = _Updater(settings, model, optimizer)
+    observe = _Observer(settings, data, model)
+    batches = Batches(config.seed, len(data.x_train))
+    if sampler is not None:
+        batches.restore(sampler)
+    else:
+        for done in range(start_step):  # the batches of the steps already done
+            batches.draw(plan.at(done).batch_size)
     busy = 0.0  # seconds spent in this loop; time the consumer holds the generator paused is not counted
     for step in range(start_step, config.steps + 1):
         if stop is not None and stop():
             return
         t_step = time.perf_counter()
+        if (now := plan.at(step)) is not settings:
+            settings = now
+            if update.retune(now) and on_optimizer is not None:
+                on_optimizer(update.opt)
+            observe.retune(now)
         with torch_threads(threads):
-            idx = next(batches)
+            idx = batches.draw(settings.batch_size)
             event = update(step, data.x_train[idx], data.y_train[idx])
             if not event.diverged:
                 observe(event)
+        event.sampler = batches.state()
         busy += time.perf_counter() - t_step
         event.seconds = busy
         yield event
@@ -150,6 +187,22 @@ def torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+class _Plan:
+    """The settings of each step, from the first config and the run's changes (read anew before every step, so a
+    change made between two steps is seen by the next). One RunConfig per distinct list of changes in force."""
+
+    def __init__(self, config: RunConfig, changes: Sequence[Change] | Callable[[], Sequence[Change]]):
+        self.config = config
+        self.source = changes if callable(changes) else (lambda: changes)
+        self._made: dict[tuple, RunConfig] = {(): config}
+
+    def at(self, step: int) -> RunConfig:
+        due = tuple((c.step, tuple(c.values.items())) for c in self.source() if c.step <= step)
+        if due not in self._made:
+            self._made[due] = live.config_at(self.config, self.source(), step)
+        return self._made[due]
+
+
 class _Updater:
     """The update part of a step: loss, gradient norms (one host transfer), clipping, optimizer step."""
 
@@ -158,6 +211,18 @@ class _Updater:
         self.opt = opt if opt is not None else make_optimizer(config, model)
         self.names = tuple(n for n, _ in model.named_parameters())
         self.params = list(model.parameters())
+
+    def retune(self, config: RunConfig) -> bool:
+        """Train on with `config`'s learning rate, clipping and optimizer; True when the optimizer is a new one
+        (another kind: its state starts afresh, the weights stay)."""
+        before, self.config = self.config, config
+        if config.optimizer != before.optimizer:
+            self.opt = make_optimizer(config, self.model)
+            return True
+        if config.lr != before.lr:
+            for group in self.opt.param_groups:
+                group["lr"] = config.lr
+        return False
 
     def __call__(self, step: int, x: torch.Tensor, y: torch.Tensor) -> TrainEvent:
         _, loss = self.model(x, y)
@@ -196,10 +261,13 @@ class _Observer:
     """The observe part of a step, after its update: validation loss and the probe, when they are due."""
 
     def __init__(self, config: RunConfig, data: SequenceData, model: SequenceModel):
-        self.config, self.data, self.model = config, data, model
-        self.every = probe_plan(config)[0]
+        self.data, self.model = data, model
+        self.retune(config)
+
+    def retune(self, config: RunConfig) -> None:
+        self.config, self.every = config, probe_plan(config)[0]
         n_probe = probe_samples(config)
-        self.probe_x, self.probe_y = data.x_val[:n_probe], data.y_val[:n_probe]
+        self.probe_x, self.probe_y = self.data.x_val[:n_probe], self.data.y_val[:n_probe]
 
     def __call__(self, event: TrainEvent) -> None:
         step, last = event.step, event.step == self.config.steps
@@ -267,10 +335,11 @@ BASE_COLUMNS = ("step", "loss", "val_loss", "grad_norm", "clipped", "diverged", 
 
 @dataclass
 class Run:
-    """What a session keeps of a run: config, model, per-step history and probe traces.
+    """What a session keeps of a run: config and live changes, model, per-step history and probe traces.
 
     One thread may record while others read: a row is appended whole, `probes` is replaced (never
     changed in place) and `history` is built from the rows recorded so far, so readers never see half a step.
+    The run's settings are `config` (its first) and `changes` (live ones, from a step on): see config_at.
     """
 
     config: RunConfig
@@ -280,6 +349,11 @@ class Run:
     diverged_at: int | None = None
     seconds: float = 0.0
     weights: dict[int, dict] = field(default_factory=dict)  # probe step -> model state_dict then (for dynamics)
+    changes: Changes = ()  # live changes in step order (rnnviz.engine.changes)
+    fork_step: int | None = None  # forked from another run at this step: its rows up to it are the parent's
+    sampler: torch.Tensor | None = None  # the batch sampler's state after the last step (None: drawn again)
+    resume: dict[int, tuple[dict, torch.Tensor]] = field(default_factory=dict)  # probe step -> optimizer, sampler
+    keeps_resume: bool = True  # False for a mirror whose optimizer does not train (rnnviz.runs.remote)
     version: int = 0  # goes up whenever there is something new to draw (validation, probe, divergence, the end)
     _rows: list[tuple] = field(default_factory=list, repr=False)  # one tuple per step, in `columns` order
     _grad_names: tuple[str, ...] | None = field(default=None, repr=False)
@@ -298,10 +372,11 @@ class Run:
         val = math.nan if event.val_loss is None else event.val_loss
         self._rows.append((event.step, event.loss, val, event.grad_norm, event.clipped, event.diverged,
                            event.seconds, *values))  # one append: readers see the whole row or none of it
-        self.seconds = event.seconds
+        self.seconds, self.sampler = event.seconds, event.sampler
         if event.probe is not None:
             self.probes = _thinned([*self.probes, (event.step, event.probe)])  # a new list: readers keep theirs
             self._keep_weights(event.step)
+            self._keep_resume(event.step)
         if event.diverged:
             self.diverged_at = event.step
         if event.val_loss is not None or event.probe is not None or event.diverged or self.finished:
@@ -323,6 +398,62 @@ class Run:
             weights = {s: weights[s] for s in [first, *middle[1::2], last]}
         self.weights = weights
 
+    def _keep_resume(self, step: int) -> None:
+        """With the weights a probe saw, the optimizer's state and the batch sampler's then: a fork from this step
+        starts at once (else it replays from an earlier one). Within RESUME_BYTES_PER_RUN, thinned alike."""
+        if not self.keeps_resume or self.optimizer is None or self.sampler is None or step not in self.weights:
+            return
+        kept = {s: r for s, r in self.resume.items() if s in self.weights}
+        kept[step] = (_cloned_state(self.optimizer.state_dict()), self.sampler)
+        size = _state_bytes(kept[step][0])
+        while len(kept) > 2 and size * len(kept) > RESUME_BYTES_PER_RUN:
+            first, *middle, last = sorted(kept)
+            kept = {s: kept[s] for s in [first, *middle[1::2], last]}
+        self.resume = kept
+
+    # ---- settings and live changes
+
+    def config_at(self, step: int) -> RunConfig:
+        """The settings step `step` trained (or will train) with."""
+        return live.config_at(self.config, self.changes, step)
+
+    @property
+    def current_config(self) -> RunConfig:
+        """The settings the next step trains with (what the sidebar shows)."""
+        return self.config_at(max(self.step + 1, 0))
+
+    def change(self, values: Mapping[str, object]) -> Change | None:
+        """Apply live settings from the next step on (between two steps: a step under way in another thread ends
+        first). Returns the change, or None when the values are the ones in force. ConfigError when a value is
+        refused or the run has nothing left to train; the run then goes on unchanged."""
+        self._waiting.append(None)
+        try:
+            with self.stepping:
+                if self.finished:
+                    raise ConfigError("this run has finished: fork it from one of its steps, or start a new run")
+                step = max(self.step + 1, 1)
+                changes = live.add(self.config, self.changes, step, values)
+                if changes == self.changes:
+                    return None
+                self.changes = changes
+                self.version += 1
+                return changes[-1] if changes and changes[-1].step == step else None
+        finally:
+            self._waiting.pop()
+
+    def change_labels(self) -> list[tuple[int, str]]:
+        """(step, "lr 0.01 → 0.001") for each change in step order; a fork's step as (step, "fork: <its change>")."""
+        marks = []
+        for change in self.changes:
+            text = live.label(self.config, self.changes, change)
+            if self.fork_step is not None and change.step == self.fork_step + 1:
+                marks.append((self.fork_step, f"fork: {text}"))
+            else:
+                marks.append((change.step, text))
+        if self.fork_step is not None and all(not t.startswith("fork") for _, t in marks):
+            marks.append((self.fork_step, "fork"))
+        return sorted(marks)
+
     def restore_columns(self, table: dict[str, np.ndarray]) -> None:
         """Put back a history saved as one array per column (a run file: 100,001 rows take a tenth of a second
         this way, against seconds as dicts); `grad/<name>` per parameter, NaN where a step was not validated."""
@@ -339,10 +470,14 @@ class Run:
         if self.finished or self.model is None or self.data is None:
             return iter(())
         if self.optimizer is None:
-            self.optimizer = make_optimizer(self.config, self.model)
+            self.optimizer = make_optimizer(self.config_at(self.step), self.model)
         events = train_model(self.config, self.data, self.model, stop, start_step=self.step + 1,
-                             optimizer=self.optimizer)
+                             optimizer=self.optimizer, changes=lambda: self.changes, sampler=self.sampler,
+                             on_optimizer=self._use_optimizer)
         return _offset_seconds(events, self.seconds) if self.seconds else events
+
+    def _use_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer  # a change of kind: the loop's new one is what saving and forking read
 
     @contextmanager
     def one_step(self):
@@ -372,6 +507,7 @@ class Run:
         frozen = Run(self.config, _Frozen(_cloned(self.model.state_dict())) if self.model is not None else None,
                      probes=list(self.probes), diverged_at=self.diverged_at, seconds=self.seconds,
                      _rows=self._rows[:], _grad_names=self._grad_names, _frame=self._frame,
+                     changes=self.changes, fork_step=self.fork_step, sampler=self.sampler,
                      optimizer=_Frozen(copy.deepcopy(self.optimizer.state_dict())) if self.optimizer else None)
         return frozen
 
@@ -406,7 +542,8 @@ class Run:
 
     def latest_losses(self) -> dict[str, float]:
         """The last step's training loss and the last validation loss (empty before any step)."""
-        rows = self._rows[-(self.config.eval_every + 1):]
+        every = max([self.config.eval_every, *(c.values.get("eval_every", 0) for c in self.changes)])
+        rows = self._rows[-(every + 1):]
         out = {"loss": rows[-1][1]} if rows else {}
         val = next((r[2] for r in reversed(rows) if not math.isnan(r[2])), None)
         return out if val is None else {**out, "val_loss": val}
@@ -427,13 +564,13 @@ class Run:
 
     @property
     def probe_every(self) -> int:
-        """Steps between probes as trained: config.probe_every, or more when probes would slow training."""
-        return probe_plan(self.config)[0]
+        """Steps between probes as trained now: probe_every, or more when probes would slow training."""
+        return probe_plan(self.current_config)[0]
 
     @property
     def probe_note(self) -> str | None:
         """Why probes are further apart than asked (None when they are not)."""
-        return probe_plan(self.config)[1]
+        return probe_plan(self.current_config)[1]
 
 
 class _Frozen:
@@ -448,6 +585,15 @@ class _Frozen:
 
 def _cloned(state: dict) -> dict:
     return {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v) for k, v in state.items()}
+
+
+def _cloned_state(state: dict) -> dict:
+    """A copy of an optimizer's state_dict that training on cannot change."""
+    return copy.deepcopy(state)
+
+
+def _state_bytes(state: dict) -> int:
+    return sum(v.nbytes for per in state.get("state", {}).values() for v in per.values() if isinstance(v, torch.Tensor))
 
 
 class _Rows(Sequence):
@@ -471,6 +617,66 @@ def _thinned(probes: list[tuple[int, Trace]]) -> list[tuple[int, Trace]]:
         first, *middle, last = probes
         probes = [first, *middle[1::2], last]
     return probes
+
+
+def fork_run(run: Run, step: int, values: Mapping[str, object] | None = None) -> Run:
+    """A new run that is `run` up to `step` and trains on from there with `values` (live settings) from step + 1.
+
+    It starts from that step's weights, optimizer state and batch sampler: kept with each probe (a probe step whose
+    state was thinned away, or any other step, is reached by training again from the nearest earlier one kept, or
+    from step 0 — the same numbers, as a run is deterministic). Its rows up to `step` are the parent's. Its
+    settings are the parent's first config, the parent's changes up to `step` and the new one: a link to the fork
+    trains it from step 0. ConfigError for a step that is not in the run or is at or after its divergence, and
+    for a refused value."""
+    if run.model is None or run.data is None:
+        raise ConfigError("this run has no model here to fork (it was not trained or loaded on this server)")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= run.step:
+        raise ConfigError(f"step {step} is not in this run: fork from a step from 0 to {max(run.step, 0):,}")
+    if run.diverged_at is not None and step >= run.diverged_at:
+        before = [s for s, _ in run.probes if s < run.diverged_at]
+        hint = f"; the last probe before it is step {before[-1]:,}" if before else ""
+        raise ConfigError(f"step {step:,} is at or after the divergence (step {run.diverged_at:,}): its weights are "
+                          f"not finite. Fork from an earlier step{hint}")
+    if step >= run.config.steps:
+        raise ConfigError(f"step {step:,} is the run's last: a fork of it would have nothing to train")
+    changes = tuple(c for c in run.changes if c.step <= step)
+    if values:
+        changes = live.add(run.config, changes, step + 1, values)
+    model, optimizer, sampler = _state_at(run, step)
+    rows = [r for r in run._rows if r[0] <= step]
+    return Run(run.config, model, run.data, probes=[p for p in run.probes if p[0] <= step],
+               seconds=rows[-1][6] if rows else 0.0, weights={s: w for s, w in run.weights.items() if s <= step},
+               resume={s: r for s, r in run.resume.items() if s <= step}, changes=changes, fork_step=step,
+               sampler=sampler, _rows=rows, _grad_names=run._grad_names, optimizer=optimizer)
+
+
+def _state_at(run: Run, step: int) -> tuple[SequenceModel, torch.optim.Optimizer, torch.Tensor]:
+    """Copies of the model, optimizer and sampler as they were after `step`."""
+    model = build_model(run.config, run.data)
+    if step == run.step and run.sampler is not None and run.optimizer is not None:
+        with run.stepping:  # between two steps of a run that may be training
+            model.load_state_dict(run.model.state_dict())
+            optimizer = make_optimizer(run.config_at(step), model)
+            optimizer.load_state_dict(_cloned_state(run.optimizer.state_dict()))
+            return model, optimizer, run.sampler
+    kept = [s for s in run.resume if s <= step and s in run.weights]
+    start = max(kept, default=None)
+    if start is None:  # from the untrained model: new_run's weights are the config's
+        optimizer, sampler, first = make_optimizer(run.config, model), None, 0
+    else:
+        model.load_state_dict(run.weights[start])
+        optimizer = make_optimizer(run.config_at(start), model)
+        optimizer.load_state_dict(_cloned_state(run.resume[start][0]))
+        sampler, first = run.resume[start][1], start + 1
+    holder = Run(run.config, model, run.data, changes=tuple(c for c in run.changes if c.step <= step),
+                 optimizer=optimizer)
+    if first <= step:
+        for event in train_model(run.config, run.data, model, start_step=first, optimizer=optimizer,
+                                 changes=holder.changes, sampler=sampler, on_optimizer=holder._use_optimizer):
+            sampler = event.sampler
+            if event.step >= step or event.diverged:
+                break
+    return model, holder.optimizer, sampler
 
 
 def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:

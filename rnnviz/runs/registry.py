@@ -16,8 +16,10 @@ import weakref
 from dataclasses import dataclass, field, replace
 
 from rnnviz import server
+from rnnviz.engine import changes as live
+from rnnviz.engine.changes import Change
 from rnnviz.engine.config import ConfigError, RunConfig
-from rnnviz.engine.train import Run
+from rnnviz.engine.train import Run, fork_run
 from rnnviz.runs import capacity, remote, runfile, sweep
 from rnnviz.runs.runfile import RunFileError
 from rnnviz.runs.store import RunEntry, Store, StoreError, key_of, new_secret
@@ -91,11 +93,13 @@ class Registry:
     # ---- making runs ---------------------------------------------------------------------------------------
 
     def create(self, config: RunConfig, owner: str = "", origin: str = "train", use_cache: bool = True,
-               name: str = "") -> Access:
-        """A new run of `config` (the finished one from the run cache when there is one), at step 0.
-        DatasetError / ConfigError / MemoryError propagate: nothing is registered then."""
-        cached = self.cache.get(config.key()) if use_cache and self.cache is not None else None
-        trainer = LocalTrainer(cached, from_cache=True) if cached is not None else remote.live_trainer(config)
+               name: str = "", changes: live.Changes = ()) -> Access:
+        """A new run of `config` and its live `changes` (the finished one from the run cache when there is one and
+        nothing changes), at step 0. DatasetError / ConfigError / MemoryError propagate: nothing is registered."""
+        use_cache = use_cache and not changes and self.cache is not None
+        cached = self.cache.get(config.key()) if use_cache else None
+        trainer = (LocalTrainer(cached, from_cache=True) if cached is not None
+                   else remote.live_trainer(config, changes=changes))
         return self.adopt(trainer, owner, origin, name)
 
     def adopt(self, trainer: Trainer | Run, owner: str = "", origin: str = "file", name: str = "",
@@ -107,7 +111,7 @@ class Registry:
         now = time.time()
         entry = RunEntry(key_of(run_id), run_id, view, owner=owner, name=name, origin=origin, group=group,
                          config=json.dumps(trainer.config.to_dict()), steps=trainer.config.steps, created=now,
-                         opened=now, row=row)
+                         opened=now, row=row, changes=live.to_json(trainer.run.changes))
         held = Held(entry, trainer, Worker([trainer], self._on_event))
         with self._lock:
             self._held[entry.key] = held
@@ -178,7 +182,7 @@ class Registry:
 
     def _fresh_entry(self, held: Held) -> RunEntry:
         entry, run = held.entry, held.run
-        entry.step, entry.state = max(run.step, 0), _state(held)
+        entry.step, entry.state, entry.changes = max(run.step, 0), _state(held), live.to_json(run.changes)
         entry.metrics = json.dumps(_metrics(run))
         return entry
 
@@ -189,6 +193,27 @@ class Registry:
         if not access.control:
             raise Refused("this link only watches the run: Play, Pause, Step and Reset need the run's own link")
         return access.worker
+
+    def change(self, access: Access, values: dict) -> Change | None:
+        """Live settings for the run from its next step (Refused for a view-only link; ConfigError when a value is
+        refused, the run going on unchanged). Kept on disk at once, so a reload or a restart has it."""
+        self.control(access)
+        change = access.trainer.change(values)
+        if change is not None:
+            access.held.saved_step = -1  # the same step, new settings: the next checkpoint is due
+            self.checkpoint(access.held, wait=False)
+        return change
+
+    def fork(self, access: Access, step: int, values: dict | None = None, owner: str = "") -> Access:
+        """A new run, `owner`'s, that is this run up to `step` and goes on with `values` (rnnviz.engine.train.
+        fork_run; ConfigError says why a step or value is refused). Any link may fork: it only reads the run."""
+        held = access.held
+        with held.trainer.between_steps():  # a remote run's optimizer state is brought to the mirror first
+            forked = fork_run(held.run, step, values)
+        name = f"fork of {held.entry.name or 'run ' + held.key[:6]} at step {step:,}"
+        new = self.adopt(forked, owner, origin="fork", name=name[:80])
+        new.held.entry.parent, new.held.entry.fork_step = held.key, step
+        return new
 
     def rename(self, access: Access, name: str) -> None:
         self.control(access)

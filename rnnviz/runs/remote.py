@@ -17,7 +17,8 @@ import torch
 
 from rnnviz.datasets import SequenceData, load_dataset
 from rnnviz.engine.config import RunConfig
-from rnnviz.engine.train import TrainEvent, new_run
+from rnnviz.engine.changes import Change, Changes
+from rnnviz.engine.train import OPTIMIZER_KINDS, TrainEvent, make_optimizer, new_run
 from rnnviz.runs.cluster import ensure_ray, ray_address
 from rnnviz.runs.trainer import LocalTrainer, Trainer, rate, seconds_left
 
@@ -25,8 +26,9 @@ from rnnviz.runs.trainer import LocalTrainer, Trainer, rate, seconds_left
 class TrainerActor:
     """Runs in the actor: an ordinary Trainer whose events are also kept until the mirror has them."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, changes: Changes = ()):
         run = new_run(config)  # every step runs on RNNVIZ_TORCH_THREADS threads, as in the web server
+        run.changes = changes
         self.unsent: list[TrainEvent] = []
         self.trainer = LocalTrainer(run, events=self._kept(run.events()))  # takes step 0, as a fresh one does
 
@@ -52,6 +54,9 @@ class TrainerActor:
 
     def optimizer_state(self) -> dict:
         return self.trainer.run.optimizer.state_dict()
+
+    def change(self, values: dict):
+        return self.trainer.change(values)
 
 
 def _arrays(state: dict) -> dict:
@@ -80,7 +85,7 @@ ACTOR_SECONDS = 30.0  # an actor no CPU of the cluster takes within this long is
 FALLBACK = "Ray is configured ({address}) but {why}: this run trains in the web server instead."
 
 
-def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | RayTrainer:
+def live_trainer(config: RunConfig, address: str | None = None, changes: Changes = ()) -> Trainer | RayTrainer:
     """A live session's trainer: in a Ray actor when `address` (default RNNVIZ_RAY_ADDRESS; "" = none) is set
     and the cluster answers, else in-process.
 
@@ -89,14 +94,14 @@ def live_trainer(config: RunConfig, address: str | None = None) -> Trainer | Ray
     address = ray_address() if address is None else address
     data = load_dataset(config)  # DatasetError/ConfigError propagate: they are the settings' fault, not Ray's
     if not address:
-        return LocalTrainer.fresh(config, data)
+        return LocalTrainer.fresh(config, data, changes=changes)
     why = ensure_ray(address)
     if why is None:
         try:
-            return RayTrainer(config, data=data)
+            return RayTrainer(config, data=data, changes=changes)
         except Exception as err:  # e.g. the nodes cannot import rnnviz, or the actor died
             why = f"its actor failed ({type(err).__name__}: {err})".splitlines()[0]
-    return LocalTrainer.fresh(config, data, notice=FALLBACK.format(address=address, why=why))
+    return LocalTrainer.fresh(config, data, notice=FALLBACK.format(address=address, why=why), changes=changes)
 
 
 def fallback_notice(trainers: list[Trainer]) -> str | None:
@@ -110,18 +115,20 @@ class RayTrainer:
     remote = True  # trains on the cluster's CPUs, not in one of this server's training slots (rnnviz.runs.worker)
     from_cache, shareable, notice = False, True, None
 
-    def __init__(self, config: RunConfig, data: SequenceData | None = None):
-        self.config = config
+    def __init__(self, config: RunConfig, data: SequenceData | None = None, changes: Changes = ()):
+        self.config, self.shareable = config, not changes
         self._busy = threading.Lock()
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # the caller's view: wall time incl. transfer
         self._actor = None
         self.run = new_run(config, data)  # the mirror: the pages look at its data and model
+        self.run.keeps_resume = False  # its optimizer does not train: a fork of it starts from its weights again
+        self.run.changes = changes
         why = ensure_ray()
         if why is not None:
             raise ConnectionError(why)
         import ray
 
-        self._actor = _actor_class().remote(config)
+        self._actor = _actor_class().remote(config, changes)
         try:
             self._pull(self._call("news", timeout=ACTOR_SECONDS))  # step 0, which the actor's Trainer has taken
         except ray.exceptions.GetTimeoutError:
@@ -183,8 +190,22 @@ class RayTrainer:
         exactly): the actor's optimizer state is copied to the mirror first."""
         with self._busy:
             if self._actor is not None:
-                self.run.optimizer.load_state_dict(self._call("optimizer_state"))
+                run = self.run
+                settings = run.config_at(run.step)
+                if type(run.optimizer) is not OPTIMIZER_KINDS[settings.optimizer]:  # changed live
+                    run.optimizer = make_optimizer(settings, run.model)
+                run.optimizer.load_state_dict(self._call("optimizer_state"))
             yield
+
+    def change(self, values: dict) -> Change | None:
+        """Live settings from the next step on, in the actor and in the mirror (both at the same step here);
+        checked on the mirror first, so a refused value never reaches the actor."""
+        with self._busy:
+            change = self.run.change(values)
+            if change is not None:
+                self._call("change", dict(values))
+                self.shareable = False
+            return change
 
     def close(self) -> None:
         self._drop_actor()

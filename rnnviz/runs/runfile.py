@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from rnnviz.datasets import DatasetError, load_dataset
+from rnnviz.engine import changes as live
 from rnnviz.engine.cellspec import spec
 from rnnviz.engine.config import ConfigError, RunConfig
 from rnnviz.engine.record import Trace
@@ -31,8 +32,9 @@ DIRECTORY_BYTES_PER_ENTRY = 1024  # the central directory: a 46-byte record, nam
 MAX_RATIO = 200  # uncompressed / compressed per entry, for entries above RATIO_FLOOR
 RATIO_FLOOR = 2**20  # small entries may compress well (a JSON of defaults) without looking like a bomb
 
-MANIFEST, CONFIG, HISTORY, HISTORY_NPZ, PROBES, WEIGHTS, OPTIMIZER = (
-    "rnnviz.json", "config.json", "history.csv", "history.npz", "probes.npz", "model.pt", "optimizer.pt")
+MANIFEST, CONFIG, HISTORY, HISTORY_NPZ, PROBES, WEIGHTS, OPTIMIZER, SAMPLER = (
+    "rnnviz.json", "config.json", "history.csv", "history.npz", "probes.npz", "model.pt", "optimizer.pt",
+    "sampler.pt")
 HISTORY_CSV_ROWS = 20_000  # history.csv, for people, only up to this many steps: history.npz is what is read back
 STORED = (PROBES, WEIGHTS, OPTIMIZER)  # float arrays deflate by about a tenth, and inflating them cost most of an open
 UPLOAD_DIR = "upload/"  # the uploaded file a run trained on, if any, so the run opens on another server
@@ -67,13 +69,16 @@ def save_run(run: Run) -> bytes:
     }
     if run.optimizer is not None:
         entries[OPTIMIZER] = _torch_bytes(run.optimizer.state_dict())
+    if run.sampler is not None:
+        entries[SAMPLER] = _torch_bytes({"state": run.sampler})
     if _size(entries) > MAX_FILE_BYTES // 2:
         entries.pop(OPTIMIZER, None)
     probes = _fit_probes(list(run.probes), MAX_FILE_BYTES - _size(entries) - 2**20)
     step = int(history.step.iloc[-1]) if len(history) else -1
     entries[PROBES] = _probes_npz([(s, t) for s, t in probes if s <= step])
     entries[MANIFEST] = json.dumps({"format": FORMAT, "version": VERSION, "step": step, "seconds": run.seconds,
-                                    "diverged_at": run.diverged_at,
+                                    "diverged_at": run.diverged_at, "changes": [c.to_list() for c in run.changes],
+                                    "fork_step": run.fork_step,
                                     "probes_dropped": len(run.probes) - len(probes)}).encode()
     data = _zip(entries)
     if len(data) > MAX_FILE_BYTES or _size(entries) > MAX_UNCOMPRESSED_BYTES:
@@ -186,8 +191,10 @@ def load_run(data: bytes) -> Run:
     run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
     run.diverged_at, run.seconds = manifest.get("diverged_at"), manifest.get("seconds", 0.0)
+    run.changes, run.fork_step = _changes(config, manifest), _fork_step(manifest)
     _load_weights(run.model, entries[WEIGHTS])
-    run.optimizer = _optimizer(config, run.model, entries.get(OPTIMIZER))
+    run.optimizer = _optimizer(run.config_at(run.step), run.model, entries.get(OPTIMIZER))
+    run.sampler = _sampler(entries.get(SAMPLER))
     _check_consistent(run, manifest)
     return run
 
@@ -439,6 +446,33 @@ def _load_weights(model, blob: bytes) -> None:
         raise RunFileError(f"{WEIGHTS} does not fit the run's model: {str(err)[:300]}") from None
 
 
+def _changes(config: RunConfig, manifest: dict) -> live.Changes:
+    try:
+        return live.from_list(config, manifest.get("changes", []))
+    except ConfigError as err:
+        raise RunFileError(f"its live changes are not usable: {err}") from None
+
+
+def _fork_step(manifest: dict) -> int | None:
+    step = manifest.get("fork_step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise RunFileError(f"fork_step={str(step)[:30]} in {MANIFEST} must be a step (a whole number from 0)")
+    return step
+
+
+def _sampler(blob: bytes | None) -> torch.Tensor | None:
+    """The batch sampler's state, if the file has a usable one (else training draws the batches done again)."""
+    if blob is None:
+        return None
+    state = _torch_load(blob, SAMPLER).get("state")
+    if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.numel() != _SAMPLER_BYTES:
+        raise RunFileError(f"{SAMPLER} is not a batch sampler's state")
+    return state
+
+
+_SAMPLER_BYTES = torch.Generator().get_state().numel()
+
+
 def _optimizer(config: RunConfig, model, blob: bytes | None):
     """The optimizer with its saved state (Adam's moments), or a fresh one if the file has none."""
     optimizer = make_optimizer(config, model)
@@ -460,4 +494,6 @@ def _check_consistent(run: Run, manifest: dict) -> None:
         raise RunFileError(f"{MANIFEST}: diverged_at={run.diverged_at!r} must be the run's last step or null")
     if isinstance(run.seconds, bool) or not isinstance(run.seconds, (int, float)) or not run.seconds >= 0:
         raise RunFileError(f"{MANIFEST}: seconds={run.seconds!r} must be a number of seconds")
+    if run.fork_step is not None and run.fork_step > run.step:
+        raise RunFileError(f"{MANIFEST}: fork_step={run.fork_step} is after the run's last step {run.step}")
     run.seconds = float(run.seconds)

@@ -53,6 +53,9 @@ class RunEntry:
     nbytes: int = 0
     error: str = ""  # why its checkpoint can't be read
     row: str = ""  # JSON of a sweep run's result row (what the Sweep page shows again after a restart)
+    changes: str = "[]"  # JSON of its live changes, [[step, {setting: value}], ...] (rnnviz.engine.changes)
+    parent: str = ""  # the key of the run it was forked from ("" = not a fork)
+    fork_step: int = 0  # the parent's step it was forked at
 
     @property
     def view_key(self) -> str:
@@ -61,7 +64,7 @@ class RunEntry:
 
 FIELDS = [f.name for f in dataclasses.fields(RunEntry)]
 COLUMNS = ", ".join("grp" if n == "group" else n for n in FIELDS)  # GROUP is an SQL keyword
-TYPES = {"step": "INTEGER", "steps": "INTEGER", "nbytes": "INTEGER", "created": "REAL", "updated": "REAL",
+TYPES = {"step": "INTEGER", "steps": "INTEGER", "fork_step": "INTEGER", "nbytes": "INTEGER", "created": "REAL", "updated": "REAL",
          "opened": "REAL"}
 
 

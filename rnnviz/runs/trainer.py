@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, runtime_checkable
 
 from rnnviz.datasets import SequenceData
+from rnnviz.engine.changes import Change, Changes
 from rnnviz.engine.config import RunConfig
 from rnnviz.engine.train import Run, TrainEvent, new_run
 
@@ -38,6 +39,8 @@ class Trainer(Protocol):
     def step(self) -> int: ...
 
     def between_steps(self) -> AbstractContextManager: ...
+
+    def change(self, values: dict) -> Change | None: ...
 
     def close(self) -> None: ...
 
@@ -64,9 +67,12 @@ class LocalTrainer:
             self._recent.clear()
 
     @classmethod
-    def fresh(cls, config: RunConfig, data: SequenceData | None = None, notice: str | None = None) -> LocalTrainer:
-        """A new run of `config` (DatasetError / ConfigError propagate), at step 0."""
-        return cls(new_run(config, data), shareable=True, notice=notice)
+    def fresh(cls, config: RunConfig, data: SequenceData | None = None, notice: str | None = None,
+              changes: Changes = ()) -> LocalTrainer:
+        """A new run of `config` and its live `changes` (DatasetError / ConfigError propagate), at step 0."""
+        run = new_run(config, data)
+        run.changes = changes
+        return cls(run, shareable=not changes, notice=notice)
 
     @property
     def finished(self) -> bool:
@@ -108,6 +114,14 @@ class LocalTrainer:
         """Hold training still while the caller reads the model (e.g. saves the run)."""
         with self._busy:
             yield
+
+    def change(self, values: dict) -> Change | None:
+        """Live settings from the next step on (Run.change: ConfigError when refused, the run unchanged). A run
+        changed live is no longer the one its first settings make, so the run cache never serves it."""
+        change = self.run.change(values)
+        if change is not None:
+            self.shareable = False
+        return change
 
     def close(self) -> None:
         """Finish the training generator; waits for a step under way in another thread (and keeps that thread from

@@ -13,7 +13,7 @@ from rnnviz.ui.browser import browser_key
 from rnnviz.ui.control import live, training_control
 from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
-from rnnviz.ui.state import AppState, get_state, reset_driven
+from rnnviz.ui.state import AppState, get_state, go_back, reset_driven
 
 __all__ = ["AppState", "chart", "live", "page", "no_probe_yet"]
 
@@ -30,6 +30,10 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     config_sidebar(state)
     run_file_panel(state)
     st.title(title)
+    if state.previous is not None:
+        before = state.previous.run
+        st.button(f"← back to the run at step {max(before.step, 0):,}", key=state.key("back"), on_click=go_back,
+                  args=(state,), help="The run you were on before this one (kept, paused as you left it).")
     if state.error:
         st.error(state.error)
     if registry().why:

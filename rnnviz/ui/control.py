@@ -94,7 +94,7 @@ def _progress(worker: Worker, gap: float = REFRESH) -> None:
 
 
 def divergence_message(trainer, named: bool = False) -> str:
-    config = trainer.config
+    config = trainer.run.config_at(trainer.run.diverged_at)  # the settings it diverged with
     who = f"The {config.cell} run" if named else "Training"
     return (f"{who} diverged at step {trainer.run.diverged_at}: the loss or a gradient became NaN or infinite. "
             f"Try a lower learning rate (now {config.lr:g}) or turn on gradient clipping"

@@ -1,7 +1,8 @@
-"""The config sidebar shared by every page, drawn from the session's RunConfig.
+"""The config sidebar shared by every page, drawn from the session's run settings.
 
-Each widget gets its value from the config on every run (Streamlit may drop widget state on a page
-switch) and a change callback writes the config: the config is the truth, never the widgets.
+Each widget gets its value from the run's settings on every run (Streamlit may drop widget state on a page
+switch) and a change callback changes them: the run is the truth, never the widgets. Live settings
+(`Setting.live`) change the run from its next step; the others start a new run, the old one kept.
 Labels, bounds and choices come from `config.SETTINGS` and the datasets' `Param`s.
 """
 
@@ -13,41 +14,52 @@ from rnnviz import datasets
 from rnnviz.datasets import DATASETS, DatasetError
 from rnnviz.engine.cellspec import SPECS
 from rnnviz.engine.config import SETTINGS, ConfigError
-from rnnviz.ui.state import AppState, apply_config
+from rnnviz.ui.state import AppState, apply_config, change_live
 
-CHANGED = "Settings changed: the run was reset to step 0."
+CHANGED = "Settings changed: a new run starts at step 0 (the previous one is kept: ← back returns to it)."
+LIVE_HELP = "Changes the run from its next step, without a reset; marked on every chart with a training-step axis."
 
 
 def config_sidebar(state: AppState) -> None:
     with st.sidebar:
-        st.header("Run settings")
+        st.header("Live settings", help="These change the run while it plays or is paused, from its next step. "
+                  "A new optimizer keeps the weights and starts its own state afresh.")
+        for name in ("lr", "optimizer", "clip", "batch_size"):
+            _setting(state, name)
+        with st.expander("Validation and probes (live)"):
+            for name in ("eval_every", "probe_every", "probe_size"):
+                _setting(state, name)
+        st.header("New-run settings", help="A change here starts a new run with a new model; the current run is "
+                  "kept, paused (← back on every page returns to it, and the Runs page lists it).")
         for name in ("cell", "hidden_size", "num_layers"):
             _setting(state, name)
         _dataset(state)
-        for name in ("steps", "batch_size", "lr", "optimizer", "seed", "clip"):
+        for name in ("steps", "seed"):
             _setting(state, name)
-        with st.expander("Probes and initialisation"):
-            for name in ("probe_every", "probe_size", "eval_every", "embedding_size", "recurrent_radius",
-                         "forget_bias"):
+        with st.expander("Initialisation"):
+            for name in ("embedding_size", "recurrent_radius", "forget_bias"):
                 _setting(state, name)
 
 
 def _setting(state: AppState, name: str) -> None:
-    """One RunConfig field's widget, valued from the config."""
-    s, key, value = SETTINGS[name], state.key(f"cfg_{name}"), getattr(state.config, name)
+    """One RunConfig field's widget, valued from the run's settings now (its first config and live changes)."""
+    s, key, value = SETTINGS[name], state.key(f"cfg_{name}"), getattr(state.shown_config, name)
     on_key = state.key(f"cfg_{name}_on")
     change = {"on_change": _changed, "args": (state, name, key, on_key)}
+    if s.live:  # a view-only link watches: it can't change the run
+        change |= {"disabled": not state.can_control, "help": LIVE_HELP if not s.help else f"{s.help} {LIVE_HELP}"}
     if s.optional:
         on = st.checkbox(s.label, value is not None, key=on_key, **change)
         shown = float(value if value is not None else state.view.get(f"last_{name}", s.first))
-        st.number_input(name.replace("_", " "), s.lo, s.hi, shown, key=key, format="%g", disabled=not on, **change)
+        st.number_input(name.replace("_", " "), s.lo, s.hi, shown, key=key, format="%g",
+                        **change | {"disabled": not on or change.get("disabled", False)})
     elif s.choices is not None:
         st.selectbox(s.label, s.choices, s.choices.index(value), key=key,
                      format_func=cell_label if name == "cell" else str, **change)
     elif s.kind is int:
         st.number_input(s.label, int(s.lo), int(s.hi), value, step=int(s.step or 1), key=key, **change)
     else:
-        st.number_input(s.label, s.lo, s.hi, float(value), key=key, format="%g", help=s.help or None, **change)
+        st.number_input(s.label, s.lo, s.hi, float(value), key=key, format="%g", **({"help": s.help or None} | change))
 
 
 def cell_label(cell: str) -> str:
@@ -59,7 +71,10 @@ def _changed(state: AppState, name: str, key: str, on_key: str) -> None:
     if SETTINGS[name].optional:
         state.view[f"last_{name}"] = float(value)
         value = float(value) if st.session_state[on_key] else None
-    _propose(state, lambda: state.config.replace(**{name: value}))
+    if SETTINGS[name].live:
+        change_live(state, {name: value})
+    else:
+        _propose(state, lambda: state.shown_config.replace(**{name: value}))
 
 
 def _propose(state: AppState, build) -> None:
@@ -96,7 +111,7 @@ def _shown(state: AppState) -> tuple[str, dict]:
 
 def _use_dataset(state: AppState, name: str, params: dict) -> None:
     """Switch the run to this dataset; one that needs a file stays chosen (and the run as it was) until it has one."""
-    _propose(state, lambda: state.config.replace(dataset=name, dataset_params=params))
+    _propose(state, lambda: state.shown_config.replace(dataset=name, dataset_params=params))
     if state.config.dataset == name and state.config.dataset_params == params:
         state.view.pop("pending_dataset", None)
     elif any(p.name == "upload" for p in DATASETS[name].params) and not params.get("upload"):

@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from rnnviz.datasets import DatasetError
+from rnnviz.engine import changes as live
 from rnnviz.engine.cellspec import COMPARED
 from rnnviz.engine.config import ConfigError, RunConfig, parse_query, to_query
 from rnnviz.runs import remote
-from rnnviz.runs.registry import GONE, Access, registry
+from rnnviz.runs.registry import GONE, Access, Refused, registry
 from rnnviz.runs.trainer import Trainer
 from rnnviz.runs.worker import Worker
 from rnnviz.views import compare
@@ -27,6 +28,7 @@ KEY = "rnnviz_state"
 class AppState:
     config: RunConfig
     access: Access | None = None  # the session's run, as its link gives it (to control, or only to watch)
+    previous: Access | None = None  # the run before it (a new model's settings, a fork): one click goes back
     browser: str = ""  # this browser's key (rnnviz/ui/browser.py): whose runs the Runs page lists
     compare: Worker | None = None  # the Compare page's runs, one per cell, trained as a group
     compare_cells: tuple[str, ...] = COMPARED
@@ -50,6 +52,11 @@ class AppState:
         value taken from the session (see rnnviz/ui/sidebar.py and views.py).
         """
         return f"{name}__{self.page}_{self.form}_{self.view_token}"
+
+    @property
+    def shown_config(self) -> RunConfig:
+        """The settings the sidebar shows: the run's next step's (its first config with its live changes)."""
+        return self.run.current_config if self.run is not None else self.config
 
     @property
     def worker(self) -> Worker | None:
@@ -106,11 +113,13 @@ def _first_state(query: dict[str, str], browser: str = "") -> AppState:
             state.notice = access.held.restored
             return state
         refused = GONE + " Its settings are loaded below."
+    changes: live.Changes = ()
     try:
         state.config = parse_query(query)
+        changes = live.from_json(state.config, query[CHANGES_PARAM]) if CHANGES_PARAM in query else ()
     except (ConfigError, DatasetError) as err:
         refused = f"The link's settings were refused: {err}. Using the defaults instead."
-    if not apply_config(state, state.config, force=True):  # e.g. the link names an upload this server lost
+    if not apply_config(state, state.config, force=True, changes=changes):  # e.g. an upload this server lost
         refused = f"The link's settings could not be used: {state.error}. Using the defaults instead."
         apply_config(state, RunConfig(), force=True)
     state.error = refused
@@ -118,32 +127,39 @@ def _first_state(query: dict[str, str], browser: str = "") -> AppState:
 
 
 RUN_PARAM = "run"  # ?run=<the run's id, or its view-only token>
+CHANGES_PARAM = "changes"  # ?changes=[[step, {setting: value}], ...]: the run's live changes
 
 
 def sync_url(state: AppState) -> None:
     """Mirror the run's id and its settings in the URL, so a copied link (a reload, a second tab) finds the run
     and a link without the id reproduces it."""
-    wanted = to_query(state.config)
+    wanted = run_query(state.config, state.run.changes if state.run is not None else ())
     if state.access is not None:
         wanted[RUN_PARAM] = state.access.secret
     if dict(st.query_params.to_dict()) != wanted:
         st.query_params.from_dict(wanted)
 
 
-def run_link(secret: str, config: RunConfig, page: str = "Train") -> str:
+def run_query(config: RunConfig, changes: live.Changes = ()) -> dict[str, str]:
+    """A run's settings as URL parameters: its first config and, if any, its live changes."""
+    return {**to_query(config), **({CHANGES_PARAM: live.to_json(changes)} if changes else {})}
+
+
+def run_link(secret: str, config: RunConfig, page: str = "Train", changes: live.Changes = ()) -> str:
     """A link that opens the run `secret` names (its settings beside it, for a server that no longer has it)."""
     base = (st.context.url or "").rstrip("/")
-    return f"{base}/{page}?{urlencode({**to_query(config), RUN_PARAM: secret})}"
+    return f"{base}/{page}?{urlencode({**run_query(config, changes), RUN_PARAM: secret})}"
 
 
 def apply_config(state: AppState, config: RunConfig, notice: str | None = None, force: bool = False,
-                 use_cache: bool = True, origin: str = "train") -> bool:
-    """Switch to a new run of `config` (or the cached finished one); the old run is kept (paused) in the registry.
-    On bad data keep the previous run and say why."""
-    if config == state.config and state.worker is not None and not force:
+                 use_cache: bool = True, origin: str = "train", changes: live.Changes = ()) -> bool:
+    """Switch to a new run of `config` and its live `changes` (or the cached finished one); the old run is kept
+    (paused) in the registry, one click away. On bad data keep the previous run and say why."""
+    if config == state.config and state.worker is not None and not force and not changes:
         return False
     try:
-        access = registry().create(config, owner=state.browser, origin=origin, use_cache=use_cache)
+        access = registry().create(config, owner=state.browser, origin=origin, use_cache=use_cache,
+                                   changes=changes)
     except (DatasetError, ConfigError, MemoryError) as err:
         state.error = f"{err}" if not isinstance(err, MemoryError) else "Not enough memory for this run."
         return False
@@ -163,11 +179,70 @@ def use_run(state: AppState, access: Access) -> None:
         state.compare, state.group_drives = None, False
     if state.access is not None and state.access.held is not access.held:
         registry().park(state.access)  # paused and kept on disk, one click away on the Runs page
+        if state.access.run.step >= 1:
+            state.previous = state.access  # "← back to the run at step N" on every page
     state.access, state.config, state.error = access, access.trainer.config, None
     if state.lesson is not None and state.lesson.config != state.config:
         state.lesson = None
     state.view.pop("probe_step", None)  # follow the new run's latest probe
     state.view_token, state.form = state.view_token + 1, state.form + 1  # the sidebar redraws from the new config
+
+
+def go_back(state: AppState) -> None:
+    """Callback of "← back to the run at step N": the previous run again (paused as it was left); the run left
+    becomes the one to go back to."""
+    previous = state.previous and registry().refresh(state.previous)
+    state.notice = None
+    if previous is None:
+        state.previous, state.error = None, "The previous run is not on this server any more."
+        return
+    use_run(state, previous)
+
+
+def change_live(state: AppState, values: dict) -> None:
+    """A live setting changed in the sidebar: the run trains on with it from its next step (marked on every chart).
+    A run with nothing left to train (finished, or shown from the cache) starts a new one with it instead."""
+    state.notice, state.form = None, state.form + 1  # the widgets redraw from the run's settings either way
+    run = state.run
+    if run is None or run.finished or state.trainer.from_cache:
+        try:
+            config = state.shown_config.replace(**values)
+        except ConfigError as err:
+            state.error = f"Setting refused: {err}"
+            return
+        apply_config(state, config, notice="The run had finished, so the change starts a new run (the finished "
+                     "one is kept: ← back returns to it).")
+        return
+    try:
+        change = registry().change(state.access, values)
+    except Refused as err:
+        state.error = f"Setting refused: {err}."
+        return
+    except ConfigError as err:
+        state.error = f"Setting refused: {err}. The run goes on unchanged."
+        return
+    state.error = None
+    if change is not None:
+        what = live.label(run.config, run.changes, change)
+        fresh = (f" The weights stay; {change.values['optimizer']} starts with a fresh state."
+                 if "optimizer" in change.values else "")
+        state.notice = f"From step {change.step:,}: {what}. The run goes on (marked on every chart).{fresh}"
+
+
+def fork(state: AppState, step: int, values: dict) -> None:
+    """Callback of "Fork from this step": a new run from that step with `values`, the session's run from now on
+    (the parent is kept and one click away)."""
+    state.notice = None
+    try:
+        forked = registry().fork(state.access, step, values, owner=state.browser)
+    except ConfigError as err:
+        state.error = f"Fork refused: {err}"
+        return
+    use_run(state, forked)
+    new = [c for c in forked.run.changes if c.step == step + 1]
+    what = live.label(forked.run.config, forked.run.changes, new[0]) if new else "the same settings"
+    state.notice = (f"Forked at step {step:,} with {what}. ▶ Play trains the fork; its parent is kept (← back, or "
+                    "both on the Runs page and on Compare).")
 
 
 def reset(state: AppState) -> None:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from rnnviz.engine.config import OPTIMIZERS, SETTINGS
 from rnnviz.engine.record import Trace
 from rnnviz.ui.runfiles import chart_downloads
-from rnnviz.ui.state import AppState
+from rnnviz.ui.state import AppState, fork
 
 
 def view_widget(state: AppState, name: str, default, widget: Callable, label: str, options=None, **kwargs):
@@ -47,9 +48,45 @@ def probe_picker(state: AppState, key: str = "probe") -> tuple[int, Trace]:
     if chosen not in steps:
         chosen = steps[-1]
     wkey = state.key("view_probe_step") + f"_{chosen}_{len(steps)}"  # following the latest moves the widget too
+    marked = step_marks(state.run.change_labels(), steps)
     st.select_slider("Training step (probe)", steps, chosen, key=wkey, on_change=_follow, args=(state, steps, wkey),
-                     help="Drag back to watch the views as they were earlier in training.")
+                     format_func=lambda s: f"{s:,} ◆ {marked[s]}" if s in marked else f"{s:,}",
+                     help="Drag back to watch the views as they were earlier in training. ◆ marks the first probe "
+                          "after a live change or a fork.")
+    fork_control(state, chosen)
     return probes[steps.index(chosen)]
+
+
+def step_marks(marks: list[tuple[int, str]], steps: list[int]) -> dict[int, str]:
+    """Probe step -> the changes since the probe before it (what the step slider marks)."""
+    out: dict[int, str] = {}
+    for step, text in marks:
+        at = next((s for s in steps if s >= step), None)
+        if at is not None:
+            out[at] = f"{out[at]}; {text}" if at in out else text
+    return out
+
+
+def fork_control(state: AppState, step: int) -> None:
+    """ "Fork from this step": a new run from the step's weights, optimizer state and batches, with the live settings
+    chosen here (they start as the step's own)."""
+    run = state.run
+    with st.popover(f"Fork from step {step:,}", icon=":material/call_split:",
+                    help="Branch the run here and train the branch with other live settings; the run itself is "
+                         "kept, and both overlay on Compare and the Runs page."):
+        now = run.config_at(step + 1)
+        k = state.key(f"fork_{step}")
+        lr = st.number_input(SETTINGS["lr"].label, SETTINGS["lr"].lo, SETTINGS["lr"].hi, float(now.lr),
+                             format="%g", key=f"{k}_lr")
+        optimizer = st.selectbox(SETTINGS["optimizer"].label, OPTIMIZERS, OPTIMIZERS.index(now.optimizer),
+                                 key=f"{k}_opt")
+        clip_on = st.checkbox(SETTINGS["clip"].label, now.clip is not None, key=f"{k}_clip_on")
+        clip = st.number_input("clip", SETTINGS["clip"].lo, SETTINGS["clip"].hi, float(now.clip or 1.0),
+                               format="%g", key=f"{k}_clip", disabled=not clip_on)
+        batch = st.number_input(SETTINGS["batch_size"].label, int(SETTINGS["batch_size"].lo),
+                                int(SETTINGS["batch_size"].hi), now.batch_size, key=f"{k}_batch")
+        values = {"lr": lr, "optimizer": optimizer, "clip": float(clip) if clip_on else None, "batch_size": int(batch)}
+        st.button("Fork", key=f"{k}_go", type="primary", on_click=fork, args=(state, step, values))
 
 
 def _follow(state: AppState, steps: list[int], key: str) -> None:

@@ -7,6 +7,7 @@ one each), so a live page never ships megabytes to the browser.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -473,9 +474,10 @@ REPLAY_FRAMES = 60  # animation frames at most: probes in between are skipped
 # captions of a builder (or overlay) drawn in a second setting: caption -> the function that draws it
 SHARED_CAPTIONS = {"fixed_points": "add_fixed_points", "runs_losses": "compare_losses",
                    "runs_grad_curves": "compare_grad_curves"}
-OVERLAYS = ("add_fixed_points", "covering_ranges", "heatmap_cursor", "time_cursor", "time_picker_strip",
+OVERLAYS = ("add_fixed_points", "change_marks", "covering_ranges", "heatmap_cursor", "time_cursor", "time_picker_strip",
             "trajectory_cursor", "with_time_data")
 CURSOR_COLOR = "rgba(255, 140, 0, 0.25)"  # the linked time cursor, the same on every view
+CHANGE_COLOR = "#7b3294"  # a live change or fork of the run, marked at its step on every training-step axis
 FIXED_POINT_STYLE = {  # kind -> marker: filled attracts, open repels, a cross does both
     "stable": dict(symbol="circle", color="#2ca02c"),
     "saddle": dict(symbol="x", color="#ff7f0e"),
@@ -516,6 +518,22 @@ def time_cursor(fig: go.Figure, t0: float, t1: float) -> go.Figure:
     where = dict(row="all", col="all") if fig._grid_ref is not None else {}  # every subplot, if there are any
     # a single step gets a band one step wide, centred on it
     fig.add_vrect(x0=t0 - 0.5, x1=t1 + 0.5, fillcolor=CURSOR_COLOR, line_width=0, layer="below", **where)
+    return fig
+
+
+def change_marks(fig: go.Figure, marks: Sequence[tuple[int, str]], across: bool = False) -> go.Figure:
+    """Each live change or fork of a run, (step, "lr 0.01 → 0.001"), as a labelled dotted line at its step on a
+    figure whose x is the training step (`across`: whose y is, as the gradient heatmap's rows)."""
+    where = dict(row="all", col="all") if fig._grid_ref is not None else {}
+    for i, (step, text) in enumerate(marks):
+        line = dict(color=CHANGE_COLOR, dash="dot", width=1.5)
+        if across:
+            fig.add_hline(y=step, line=line, annotation_text=text, annotation_position="right",
+                          annotation_font=dict(size=10, color=CHANGE_COLOR), **where)
+        else:  # labels alternate in height, so two changes a few steps apart stay readable
+            fig.add_vline(x=step, line=line, annotation_text=text, annotation_position="top right",
+                          annotation_yshift=-14 * (i % 3), annotation_font=dict(size=10, color=CHANGE_COLOR),
+                          **where)
     return fig
 
 
