@@ -3,6 +3,8 @@
 import streamlit as st
 
 from rnnviz.engine.cellspec import SPECS
+from rnnviz.runs import listing
+from rnnviz.runs.registry import registry
 from rnnviz.ui import chart, live, page
 from rnnviz.ui.control import training_control
 from rnnviz.ui.sidebar import cell_label
@@ -43,6 +45,21 @@ def draw(state) -> None:
     st.dataframe(compare.summary(runs), hide_index=True)
     st.caption("Parameters: an LSTM has four gate blocks, a GRU three, a vanilla RNN one — so a GRU has about "
                "3/4 of an LSTM's weights. ms/step is measured on this machine during this comparison.")
+    family_block(state)
+
+
+def family_block(state) -> None:
+    """The session's run beside its parent and its forks: the futures a fork branched into."""
+    st.subheader("This run and its forks")
+    family = {n: r for n, r in registry().family(state.access).items() if r.step >= 0} if state.access else {}
+    if len(family) < 2:
+        st.caption("No forks yet: on Hidden states, Gates or Gradients, pick a step on the step slider and press "
+                   "“Fork from step …” to branch the run with other live settings; both futures show here.")
+        return
+    colors = listing.colors(list(family))
+    fig = figures.compare_losses({n: compare.own_history(r) for n, r in family.items()}, None, colors=colors)
+    marks = compare.fork_marks(family) + [m for m in state.run.change_labels() if not m[1].startswith("fork")]
+    chart(figures.change_marks(fig, marks), figures.CAPTIONS["family_losses"], key="family_losses")
 
 
 live(draw, state)

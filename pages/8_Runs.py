@@ -63,9 +63,10 @@ else:
     with st.expander("Links to this run"):
         st.markdown("**Its link** (opens it with Play, Pause, Step and Reset — give it to no one you would not "
                     "hand the run to):")
-        st.code(run_link(access.secret, access.trainer.config), language=None)
+        st.code(run_link(access.secret, access.trainer.config, changes=access.run.changes), language=None)
         st.markdown("**A view-only link** (others watch it train; they cannot play, pause, reset or delete it):")
-        st.code(run_link(access.held.entry.view_token, access.trainer.config), language=None)
+        st.code(run_link(access.held.entry.view_token, access.trainer.config, changes=access.run.changes),
+                language=None)
 
 st.subheader("Overlay")
 state.view["runs_overlay"] = [n for n in state.view.get("runs_overlay", labels[:2]) if n in by_name]
@@ -77,7 +78,7 @@ if not runs:
     st.info("Tick runs above to overlay their loss and gradient-decay curves.")
 else:
     colors = listing.colors(list(runs))
-    chart(figures.compare_losses({n: r.history for n, r in runs.items()}, None, colors=colors),
-          figures.CAPTIONS["runs_losses"], key="runs_losses")
+    losses = figures.compare_losses({n: compare.own_history(r) for n, r in runs.items()}, None, colors=colors)
+    chart(figures.change_marks(losses, compare.fork_marks(runs)), figures.CAPTIONS["runs_losses"], key="runs_losses")
     chart(figures.compare_grad_curves(compare.last_grad_curves(runs), colors=colors),
           figures.CAPTIONS["runs_grad_curves"], key="runs_grads")

@@ -68,10 +68,23 @@ def table(entries: list[RunEntry]) -> pd.DataFrame:
             "val loss": metrics.get("val_loss", metrics.get("loss")),
             "training s": metrics.get("seconds"),
             "from": e.origin,
+            "changes": changes_line(e, entries),
             "started": _when(e.created),
         })
     return pd.DataFrame(rows, columns=["run", "settings", "step", "state", "val loss", "training s", "from",
-                                       "started"])
+                                       "changes", "started"])
+
+
+def changes_line(entry: RunEntry, entries: list[RunEntry]) -> str:
+    """ "fork of <parent> at step 120 · 2 live changes", or "" for a run trained as it started."""
+    parts = []
+    if entry.parent:
+        parent = next((e for e in entries if e.key == entry.parent), None)
+        parts.append(f"fork of {label(parent) if parent else 'a run'} at step {entry.fork_step:,}")
+    n = len(json.loads(entry.changes or "[]"))
+    if n:
+        parts.append(f"{n} live change{'s' if n > 1 else ''}")
+    return " · ".join(parts)
 
 
 def colors(labels: list[str]) -> dict[str, str]:

@@ -186,6 +186,30 @@ class Registry:
         entry.metrics = json.dumps(_metrics(run))
         return entry
 
+    def family(self, access: Access) -> dict[str, Run]:
+        """The run, the run it was forked from and the runs forked from it that the same browser made (in memory
+        or back from disk), by a name for a legend."""
+        me = access.held.entry
+        out = {"this run": access.run}
+        parent = self._by_key(me.parent) if me.parent else None
+        if parent is not None:
+            out[f"its parent (forked at step {me.fork_step:,})"] = parent.run
+        with self._lock:
+            keys = {h.key for h in self._held.values() if h.entry.parent == me.key and h.entry.owner == me.owner}
+        keys |= {e.key for e in self.store.entries(owner=me.owner) if e.parent == me.key}
+        for key in sorted(keys):
+            held = self._by_key(key)
+            if held is not None and held.run.fork_step is not None:
+                out[f"fork at step {held.run.fork_step:,} #{key[:4]}"] = held.run
+        return out
+
+    def _by_key(self, key: str) -> Held | None:
+        with self._lock:
+            held = self._held.get(key)
+        if held is None and (entry := self.store.get(key)) is not None:
+            held = self._load(entry)
+        return held
+
     # ---- control ---------------------------------------------------------------------------------------------
 
     def control(self, access: Access) -> Worker:

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 import torch
 
 from rnnviz.datasets import SequenceData, load_dataset
-from rnnviz.engine.config import RunConfig
 from rnnviz.engine.changes import Change, Changes
+from rnnviz.engine.config import RunConfig
 from rnnviz.engine.train import OPTIMIZER_KINDS, TrainEvent, make_optimizer, new_run
 from rnnviz.runs.cluster import ensure_ray, ray_address
 from rnnviz.runs.trainer import LocalTrainer, Trainer, rate, seconds_left

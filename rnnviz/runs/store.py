@@ -64,8 +64,8 @@ class RunEntry:
 
 FIELDS = [f.name for f in dataclasses.fields(RunEntry)]
 COLUMNS = ", ".join("grp" if n == "group" else n for n in FIELDS)  # GROUP is an SQL keyword
-TYPES = {"step": "INTEGER", "steps": "INTEGER", "fork_step": "INTEGER", "nbytes": "INTEGER", "created": "REAL", "updated": "REAL",
-         "opened": "REAL"}
+TYPES = {"step": "INTEGER", "steps": "INTEGER", "fork_step": "INTEGER", "nbytes": "INTEGER", "created": "REAL",
+         "updated": "REAL", "opened": "REAL"}
 
 
 def new_secret() -> str:

@@ -36,6 +36,17 @@ def summary(runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def own_history(run: Run) -> pd.DataFrame:
+    """The steps a run trained itself: a fork's from its fork step on (before it, they are its parent's)."""
+    history = run.history
+    return history if run.fork_step is None else history[history.step >= run.fork_step]
+
+
+def fork_marks(runs: dict[str, Run]) -> list[tuple[int, str]]:
+    """(step, "<name> forks here") for each fork among `runs`: what an overlay marks."""
+    return [(run.fork_step, f"{name} forks") for name, run in runs.items() if run.fork_step is not None]
+
+
 def last_grad_curves(runs: dict[str, Run]) -> dict[str, np.ndarray]:
     """Batch-mean ||dL/dh_t|| (top layer) of each run's latest probe."""
     return {cell: run.probes[-1][1].grad_norms[-1].mean(0) for cell, run in runs.items() if run.probes}

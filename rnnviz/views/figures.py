@@ -65,7 +65,10 @@ CAPTIONS = {
     "compare_grad_curves": "Each cell's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
     "share kept per step back in the legend; the flatter the line, the further back the cell can learn from.",
     "runs_losses": "Validation loss of each chosen run against step (training loss faint), each run in its colour; "
-    "runs on different data or sequence lengths are not on the same scale.",
+    "a fork is drawn from the step it branched off (marked). Runs on different data or sequence lengths are not "
+    "on the same scale.",
+    "family_losses": "This run beside the run it was forked from and the runs forked from it: each from the step "
+    "it trained itself (a fork from its branch point, marked), validation solid and training faint.",
     "runs_grad_curves": "Each chosen run's ||dL/dh_t|| back through time at its latest probe (log scale), with the "
     "share kept per step back in the legend; the flatter the line, the further back that run can learn from.",
 }
@@ -473,7 +476,7 @@ REPLAY_FRAMES = 60  # animation frames at most: probes in between are skipped
 # helpers that mark or extend a figure a builder made (cursor, fixed points): no caption of their own
 # captions of a builder (or overlay) drawn in a second setting: caption -> the function that draws it
 SHARED_CAPTIONS = {"fixed_points": "add_fixed_points", "runs_losses": "compare_losses",
-                   "runs_grad_curves": "compare_grad_curves"}
+                   "family_losses": "compare_losses", "runs_grad_curves": "compare_grad_curves"}
 OVERLAYS = ("add_fixed_points", "change_marks", "covering_ranges", "heatmap_cursor", "time_cursor", "time_picker_strip",
             "trajectory_cursor", "with_time_data")
 CURSOR_COLOR = "rgba(255, 140, 0, 0.25)"  # the linked time cursor, the same on every view
