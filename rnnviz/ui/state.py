@@ -179,8 +179,10 @@ def use_run(state: AppState, access: Access) -> None:
         state.compare, state.group_drives = None, False
     if state.access is not None and state.access.held is not access.held:
         registry().park(state.access)  # paused and kept on disk, one click away on the Runs page
-        if state.access.run.step >= 1:
-            state.previous = state.access  # "← back to the run at step N" on every page
+        # "← back to the run at step N" on every page (a run left at step 0 is made again from its settings)
+        state.previous = state.access if state.access.run.step >= 1 else None
+    if state.previous is not None and state.previous.held is access.held:
+        state.previous = None
     state.access, state.config, state.error = access, access.trainer.config, None
     if state.lesson is not None and state.lesson.config != state.config:
         state.lesson = None

@@ -74,19 +74,32 @@ def fork_control(state: AppState, step: int) -> None:
     with st.popover(f"Fork from step {step:,}", icon=":material/call_split:",
                     help="Branch the run here and train the branch with other live settings; the run itself is "
                          "kept, and both overlay on Compare and the Runs page."):
+
+        def k(name: str, at: int = step) -> str:  # the slider's step in the key: moving it resets the fields
+            return state.key(f"fork_{name}") + f"_{at}"
+
+        last = max(run.step if run.diverged_at is None else run.diverged_at - 1, 0)
+        st.number_input("From step", 0, last, min(step, last), key=k("step"),
+                        help="The step slider's probe, or any other step (one between probes is reached by "
+                             "training again from the probe before it: the same numbers).")
         now = run.config_at(step + 1)
-        k = state.key(f"fork_{step}")
-        lr = st.number_input(SETTINGS["lr"].label, SETTINGS["lr"].lo, SETTINGS["lr"].hi, float(now.lr),
-                             format="%g", key=f"{k}_lr")
-        optimizer = st.selectbox(SETTINGS["optimizer"].label, OPTIMIZERS, OPTIMIZERS.index(now.optimizer),
-                                 key=f"{k}_opt")
-        clip_on = st.checkbox(SETTINGS["clip"].label, now.clip is not None, key=f"{k}_clip_on")
-        clip = st.number_input("clip", SETTINGS["clip"].lo, SETTINGS["clip"].hi, float(now.clip or 1.0),
-                               format="%g", key=f"{k}_clip", disabled=not clip_on)
-        batch = st.number_input(SETTINGS["batch_size"].label, int(SETTINGS["batch_size"].lo),
-                                int(SETTINGS["batch_size"].hi), now.batch_size, key=f"{k}_batch")
-        values = {"lr": lr, "optimizer": optimizer, "clip": float(clip) if clip_on else None, "batch_size": int(batch)}
-        st.button("Fork", key=f"{k}_go", type="primary", on_click=fork, args=(state, step, values))
+        st.number_input(SETTINGS["lr"].label, SETTINGS["lr"].lo, SETTINGS["lr"].hi, float(now.lr), format="%g",
+                        key=k("lr"))
+        st.selectbox(SETTINGS["optimizer"].label, OPTIMIZERS, OPTIMIZERS.index(now.optimizer), key=k("optimizer"))
+        clip_on = st.checkbox(SETTINGS["clip"].label, now.clip is not None, key=k("clip_on"))
+        st.number_input("clip", SETTINGS["clip"].lo, SETTINGS["clip"].hi, float(now.clip or 1.0), format="%g",
+                        key=k("clip"), disabled=not clip_on)
+        st.number_input(SETTINGS["batch_size"].label, int(SETTINGS["batch_size"].lo), int(SETTINGS["batch_size"].hi),
+                        now.batch_size, key=k("batch_size"))
+        st.button("Fork", key=k("go"), type="primary", on_click=_fork_clicked, args=(state, k))
+
+
+def _fork_clicked(state: AppState, k: Callable[[str], str]) -> None:
+    """The fork's step and settings as the fields show them when Fork is pressed."""
+    got = {name: st.session_state[k(name)] for name in ("step", "lr", "optimizer", "clip", "batch_size")}
+    values = {"lr": float(got["lr"]), "optimizer": got["optimizer"], "batch_size": int(got["batch_size"]),
+              "clip": float(got["clip"]) if st.session_state[k("clip_on")] else None}
+    fork(state, int(got["step"]), values)
 
 
 def _follow(state: AppState, steps: list[int], key: str) -> None:
