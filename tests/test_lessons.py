@@ -5,16 +5,18 @@ Runs are trained once per module and shared (the LSTM run serves both adding-pro
 """
 
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from rnnviz import load_dataset, train_run
 from rnnviz.engine.cellspec import KINDS
 from rnnviz.engine.model import parameter_count
-from rnnviz.engine.train import Run, build_model, train_model
+from rnnviz.engine.train import Run, build_model, fork_run, train_model
 from rnnviz.runs.sweep import run_one
 from rnnviz.views import analysis, metrics
 from rnnviz.views.compare import variants
@@ -200,3 +202,36 @@ def test_word_lstm_has_the_tutorials_exact_shapes_on_words():
 def test_every_lesson_has_its_claim_tested_here():
     tested = {key for key in BY_KEY if any(name.startswith(f"test_{key}_") for name in globals())}
     assert tested == set(BY_KEY)
+
+
+def test_rescue_the_explode_run_forked_at_step_10_with_clipping_trains_on_and_comes_back(runs):
+    lesson = BY_KEY["rescue"]
+    parent = runs(lesson.config)
+    assert lesson.config == BY_KEY["explode"].config  # the explode lesson's own run is the parent
+    assert parent.diverged_at == 32 and parent.history.loss[10] > 1e4
+    step, values = lesson.fork
+    fork = fork_run(parent, step, values)
+    for event in fork.events():
+        fork.record(event)
+    val = fork.history.val_loss.dropna()
+    assert fork.diverged_at is None and fork.step == 600  # measured: no divergence, 588 of 590 steps clipped
+    assert val.iloc[-1] < 0.3 and val.iloc[-1] < 1e-5 * parent.history.loss[10]  # measured 0.214 (baseline 0.171)
+    late = fork_run(parent, 15, values)
+    for event in late.events():
+        late.record(event)
+    assert late.diverged_at is None and late.history.val_loss.dropna().iloc[-1] > 1e10  # measured 3e12: too late
+
+
+@pytest.mark.slow
+def test_plateau_lowering_the_learning_rate_live_at_step_501_makes_the_stalled_loss_fall(runs):
+    lesson = BY_KEY["plateau"]
+    plain, lowered = runs(lesson.config), runs(lesson.config, train=partial(train_run, changes=lesson.changes))
+
+    def mean_val(run, lo, hi):
+        h = run.history
+        return h[(h.step > lo) & (h.step <= hi)].val_loss.dropna().mean()
+
+    assert mean_val(plain, 900, 1000) >= mean_val(plain, 400, 500)  # stalled: the second half gets no lower
+    assert mean_val(plain, 900, 1000) > 100 * mean_val(lowered, 900, 1000)  # measured 1,400× (seed 0)
+    np.testing.assert_array_equal(plain.history.loss[:502], lowered.history.loss[:502])  # the same run until then
+    assert lowered.change_labels() == [(501, "lr 0.05 → 0.005")]

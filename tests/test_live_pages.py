@@ -147,3 +147,25 @@ def test_a_live_change_on_a_finished_run_starts_a_new_run_with_it():
     widget(at, "number_input", "cfg_lr", sidebar=True).set_value(0.02).run()
     assert state(at).run is not old and state(at).config.lr == 0.02
     assert "The run had finished, so the change starts a new run" in at.info[0].value
+
+
+def test_the_rescue_lesson_is_one_click_a_fork_of_the_diverged_explode_run_beside_it_on_compare():
+    at = open_page("app.py")
+    at.button(key="lesson_rescue").click().run()
+    run = state(at).run
+    assert run.fork_step == 10 and [(c.step, dict(c.values)) for c in run.changes] == [(11, {"clip": 1.0})]
+    assert state(at).previous.run.diverged_at == 32 and state(at).lesson.key == "rescue"
+    assert state(at).playing
+    state(at).worker.pause()
+    at.switch_page("pages/5_Compare.py").run()
+    family = chart(at, "Loss by run")
+    assert "this run forks" in marks(family)
+    assert {t["name"] for t in family["data"]} >= {"this run validation", "its parent (forked at step 10) training"}
+
+
+def test_the_plateau_lesson_marks_its_change_on_the_loss_curve():
+    at = open_page("app.py")
+    at.button(key="lesson_plateau").click().run()
+    state(at).worker.pause()
+    at.switch_page("pages/1_Train.py").run()
+    assert state(at).run.changes and marks(chart(at, "Loss")) == ["lr 0.05 → 0.005"]

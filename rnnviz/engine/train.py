@@ -108,14 +108,15 @@ def train(
     yield from new_run(config, data).events(stop)
 
 
-def new_run(config: RunConfig, data: SequenceData | None = None) -> Run:
-    """The one factory of a run: its data (built from the config unless given), model and optimizer, no step yet.
+def new_run(config: RunConfig, data: SequenceData | None = None, changes: Changes = ()) -> Run:
+    """The one factory of a run: its data (built from the config unless given), model and optimizer, its live
+    `changes` (rnnviz.engine.changes), no step yet.
 
     Everything that trains or shows a run builds it here (train_run, the trainers, a Ray actor, sweeps, run
     files), so a run is the same whoever makes it. DatasetError / ConfigError propagate."""
     data = data if data is not None else load_dataset(config)
     model = build_model(config, data)
-    return Run(config, model, data, optimizer=make_optimizer(config, model))
+    return Run(config, model, data, optimizer=make_optimizer(config, model), changes=tuple(changes))
 
 
 def train_model(
@@ -679,9 +680,9 @@ def _state_at(run: Run, step: int) -> tuple[SequenceModel, torch.optim.Optimizer
     return model, holder.optimizer, sampler
 
 
-def train_run(config: RunConfig, data: SequenceData | None = None) -> Run:
+def train_run(config: RunConfig, data: SequenceData | None = None, changes: Changes = ()) -> Run:
     """Train to the end (or divergence) and return the whole Run."""
-    run = new_run(config, data)
+    run = new_run(config, data, changes)
     for event in run.events():
         run.record(event)
     return run

@@ -27,8 +27,7 @@ class TrainerActor:
     """Runs in the actor: an ordinary Trainer whose events are also kept until the mirror has them."""
 
     def __init__(self, config: RunConfig, changes: Changes = ()):
-        run = new_run(config)  # every step runs on RNNVIZ_TORCH_THREADS threads, as in the web server
-        run.changes = changes
+        run = new_run(config, changes=changes)  # every step on RNNVIZ_TORCH_THREADS threads, as in the web server
         self.unsent: list[TrainEvent] = []
         self.trainer = LocalTrainer(run, events=self._kept(run.events()))  # takes step 0, as a fresh one does
 
@@ -120,9 +119,8 @@ class RayTrainer:
         self._busy = threading.Lock()
         self._recent: deque[tuple[float, int]] = deque(maxlen=20)  # the caller's view: wall time incl. transfer
         self._actor = None
-        self.run = new_run(config, data)  # the mirror: the pages look at its data and model
+        self.run = new_run(config, data, changes)  # the mirror: the pages look at its data and model
         self.run.keeps_resume = False  # its optimizer does not train: a fork of it starts from its weights again
-        self.run.changes = changes
         why = ensure_ray()
         if why is not None:
             raise ConnectionError(why)

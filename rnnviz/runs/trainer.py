@@ -70,8 +70,7 @@ class LocalTrainer:
     def fresh(cls, config: RunConfig, data: SequenceData | None = None, notice: str | None = None,
               changes: Changes = ()) -> LocalTrainer:
         """A new run of `config` and its live `changes` (DatasetError / ConfigError propagate), at step 0."""
-        run = new_run(config, data)
-        run.changes = changes
+        run = new_run(config, data, changes)
         return cls(run, shareable=not changes, notice=notice)
 
     @property

@@ -255,9 +255,17 @@ def reset(state: AppState) -> None:
 
 
 def start_lesson(state: AppState, lesson: Lesson) -> None:
-    """Callback for a lesson button: its config, a fresh (or cached) run, playing at once on its page."""
-    if not apply_config(state, lesson.config, origin="lesson") and state.config != lesson.config:
+    """Callback for a lesson button: its config (and live changes), a fresh (or cached) run, playing at once on its
+    page. A lesson that forks trains its config to the end first (the parent), then plays the fork."""
+    made = apply_config(state, lesson.config, origin="lesson", changes=lesson.changes, force=bool(lesson.changes))
+    if not made and state.config != lesson.config:
         return  # the error says why, and the previous run stays
+    if lesson.fork is not None:
+        step, values = lesson.fork
+        state.trainer.advance(budget_s=30.0)  # the parent: a short run (the rescue lesson's diverges at step 32)
+        fork(state, step, values)
+        if state.error:
+            return
     state.lesson, state.notice = lesson, None
     if lesson.compare:
         state.compare_cells = lesson.compare

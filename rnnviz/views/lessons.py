@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from rnnviz.engine.changes import Change, Changes
 from rnnviz.engine.config import RunConfig
 
 
@@ -16,6 +17,9 @@ class Lesson:
     page: str  # the page that shows it best
     config: RunConfig
     compare: tuple[str, ...] = ()  # cells to run side by side on the Compare page
+    changes: Changes = field(default=(), hash=False)  # live changes the run makes at their steps
+    fork: tuple[int, dict] | None = field(default=None, hash=False)  # train the config to its end, then fork
+    # it at this step with these live settings: the fork is the lesson's run, its parent beside it on Compare
 
 
 ADDING = dict(dataset="adding", seq_len=50, hidden_size=64, batch_size=64, lr=3e-3, clip=1.0)
@@ -112,6 +116,36 @@ LESSONS = (
         "pages/5_Compare.py",
         RunConfig(cell="gru", steps=2000, probe_every=100, eval_every=50, **ADDING),
         compare=("lstm", "gru"),
+    ),
+)
+
+# ---- changing a run while it learns (live settings and forks) ----
+EXPLODE_CONFIG = RunConfig(cell="rnn_tanh", **EXPLODING | {"clip": None})
+RESCUE_STEP = 10  # the explode run's loss is already 10^5 here, 22 steps before its NaN at step 32
+# Adam at lr 0.05 on the sine: its loss stops improving and bounces; a tenth of the rate from step 501 settles it
+PLATEAU = RunConfig(cell="rnn_tanh", hidden_size=32, seq_len=20, dataset="sine", lr=0.05, steps=1000, eval_every=10,
+                    probe_every=50)
+PLATEAU_STEP = 500
+LESSONS = (*LESSONS,
+    Lesson(
+        "rescue", "Rescue an exploding run: fork it with clipping",
+        "The explode lesson's run diverges at step 32 (its loss is already 10^5 at step 10). Forked at step 10 with "
+        "the gradient norm clipped to 1, it trains all 600 steps without diverging and its validation loss comes "
+        "back from 10^5 to about 0.2, near the baseline 0.17; forked at step 15 it is too late (it stays above 10^12).",
+        "Compare: “This run and its forks” shows the parent blowing up and the fork, marked at step 10, coming back "
+        "down. Gradients: the parameter-gradient plot marks the fork. Try Fork from step 15 yourself.",
+        "pages/5_Compare.py",
+        EXPLODE_CONFIG, fork=(RESCUE_STEP, {"clip": 1.0}),
+    ),
+    Lesson(
+        "plateau", "Lower the learning rate on a plateau",
+        "Adam at lr 0.05 stops improving on the sine: from step 500 to 1,000 its validation loss gets no lower "
+        "(it bounces). Lowered live to 0.005 at step 501, the same run's loss falls over 100× lower (measured: "
+        "1,400× at seed 0, 470× and 200× at seeds 1 and 2, mean over the last 100 steps).",
+        "Train: the loss curve, marked “lr 0.05 → 0.005” at step 501, drops once the rate is lowered. To see the "
+        "future without the change, fork at step 500 with lr 0.05 and compare both on Compare.",
+        "pages/1_Train.py",
+        PLATEAU, changes=(Change(PLATEAU_STEP + 1, {"lr": 0.005}),),
     ),
 )
 
