@@ -49,7 +49,7 @@ class ServerSetting:
 
 SETTINGS: dict[str, ServerSetting] = {s.name: s for s in (
     # the lowest limit still admits the default run and every lesson (tests/test_server.py checks it)
-    ServerSetting("RNNVIZ_MAX_TRAIN_MB", 2048, 256, 1_048_576, "MB of memory one run may use"),
+    ServerSetting("RNNVIZ_MAX_TRAIN_MB", 2048, 384, 1_048_576, "MB of memory one run may use"),
     ServerSetting("RNNVIZ_TRAINING_SLOTS", cores, 1, 1024, "runs training at the same moment; default: the cores"),
     ServerSetting("RNNVIZ_CACHE_RUNS", 32, 0, 100_000, "finished runs kept for sharing; 0 turns sharing off"),
     ServerSetting("RNNVIZ_CACHE_MB", 512, 0, 1_048_576, "MB of finished runs kept for sharing"),

@@ -349,3 +349,17 @@ def test_a_run_created_with_changes_is_never_served_from_or_to_the_run_cache(tmp
     assert not changed.trainer.from_cache and changed.run.changes
     changed.trainer.advance(budget_s=30)
     assert not changed.trainer.shareable
+
+
+def test_probes_of_different_sample_counts_go_into_a_run_file_and_come_back_as_they_were():
+    run = trained(new_run(CONFIG.replace(probe_every=10)), {25: {"probe_size": 3}, 55: {"probe_size": 12}})
+    counts = [t.hidden.shape[1] for _, t in run.probes]
+    assert counts == [8] * 3 + [3] * 3 + [12] * 4  # steps 0-20, 30-50, 60-90
+    loaded = runfile.load_run(runfile.save_run(run))
+    assert [t.hidden.shape[1] for _, t in loaded.probes] == counts
+    for (s, a), (s2, b) in zip(run.probes, loaded.probes, strict=True):
+        assert s == s2
+        np.testing.assert_array_equal(a.hidden, b.hidden)
+        np.testing.assert_array_equal(a.gates["update"], b.gates["update"])
+        np.testing.assert_array_equal(a.outputs, b.outputs)
+        np.testing.assert_array_equal(a.input_saliency, b.input_saliency)

@@ -71,8 +71,8 @@ def _import_rnnviz(**env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(("env", "message"), [
     ({"RNNVIZ_MAX_TRAIN_MB": "abc"}, "RNNVIZ_MAX_TRAIN_MB='abc' is not a whole number; allowed: a whole number "
-                                     "from 256 to 1048576"),
-    ({"RNNVIZ_MAX_TRAIN_MB": "0"}, "RNNVIZ_MAX_TRAIN_MB=0 is out of range; allowed: a whole number from 256"),
+                                     "from 384 to 1048576"),
+    ({"RNNVIZ_MAX_TRAIN_MB": "0"}, "RNNVIZ_MAX_TRAIN_MB=0 is out of range; allowed: a whole number from 384"),
     ({"RNNVIZ_TRAINING_SLOTS": "1.5"}, "RNNVIZ_TRAINING_SLOTS='1.5' is not a whole number"),
 ])
 def test_importing_rnnviz_with_a_bad_value_fails_with_that_message(env, message):
@@ -84,10 +84,10 @@ def test_good_values_reach_the_modules_that_use_them():
     code = ("import rnnviz.runs.capacity as j, rnnviz.engine.config as c; print(c.MAX_TRAIN_BYTES // 2**20, j.SLOTS.n, "
             "j.RUN_CACHE.max_entries, j.RUN_CACHE.max_bytes, j.TORCH_THREADS)")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RNNVIZ_")}
-    env = clean | {"PYTHONPATH": str(ROOT), "RNNVIZ_MAX_TRAIN_MB": "256", "RNNVIZ_TRAINING_SLOTS": "3",
+    env = clean | {"PYTHONPATH": str(ROOT), "RNNVIZ_MAX_TRAIN_MB": "384", "RNNVIZ_TRAINING_SLOTS": "3",
                    "RNNVIZ_CACHE_RUNS": "0", "RNNVIZ_CACHE_MB": "7", "RNNVIZ_TORCH_THREADS": "2"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert done.stdout.split() == ["256", "3", "0", str(7 * 2**20), "2"], done.stderr
+    assert done.stdout.split() == ["384", "3", "0", str(7 * 2**20), "2"], done.stderr
 
 
 def test_the_ray_address_is_a_known_setting_and_starts_the_server():

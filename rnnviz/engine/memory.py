@@ -12,8 +12,8 @@ from rnnviz.engine.cellspec import spec
 BACKWARD = 1.1  # the backward pass's working share on top of what the forward saves (CellSpec.saved_floats)
 PROBE_BYTES_PER_RUN = 64 * 2**20  # stored probes past this are thinned (step 0 and the latest always kept)
 PROBE_BYTES_EACH = 16 * 2**20  # a probe replays at most as many samples as fit in this (at least one)
-WEIGHT_BYTES_PER_RUN = 64 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
-RESUME_BYTES_PER_RUN = 64 * 2**20  # the optimizer states kept with them (what a fork goes on from), thinned alike
+WEIGHT_BYTES_PER_RUN = 32 * 2**20  # probes' weight copies past this are thinned too (Jacobians then need a kept one)
+RESUME_BYTES_PER_RUN = 32 * 2**20  # the optimizer states kept with them (what a fork goes on from), thinned alike
 PREDICT_BYTES = 32 * 2**20  # activations of one batch when the whole validation set is scored (metrics.predict)
 
 

@@ -141,18 +141,35 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+BATCH_AXIS = {"hidden": 1, "cell_state": 1, "grad_norms": 1, "input_saliency": 0, "outputs": 0, "gate": 1}
+
+
 def _probes_npz(probes: list[tuple[int, Trace]]) -> bytes:
-    """Every probe's arrays stacked per field (P, ...): a fixed, small number of entries however many probes."""
+    """Every probe's arrays stacked per field (P, ...): a fixed, small number of entries however many probes.
+    Probes of different sample counts (probe_size changed live) are padded with NaN to the largest, and
+    `samples` says how many each had."""
     arrays = {"steps": np.array([s for s, _ in probes], dtype=np.int64),
               "loss": np.array([t.loss for _, t in probes], dtype=np.float64)}
     if probes:
+        samples = [t.hidden.shape[1] for _, t in probes]
+        most = max(samples)
+        if min(samples) != most:
+            arrays["samples"] = np.array(samples, dtype=np.int64)
         first = probes[0][1]
         for name in TRACE_FIELDS:
             if getattr(first, name) is not None:
-                arrays[name] = np.stack([getattr(t, name) for _, t in probes])
+                arrays[name] = np.stack([_padded(getattr(t, name), BATCH_AXIS.get(name), most) for _, t in probes])
         for gate in first.gates:
-            arrays[f"gate.{gate}"] = np.stack([t.gates[gate] for _, t in probes])
+            arrays[f"gate.{gate}"] = np.stack([_padded(t.gates[gate], BATCH_AXIS["gate"], most) for _, t in probes])
     return _npz(arrays)
+
+
+def _padded(a: np.ndarray, axis: int | None, size: int) -> np.ndarray:
+    if axis is None or a.shape[axis] == size:
+        return a
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (0, size - a.shape[axis])
+    return np.pad(a.astype(np.result_type(a.dtype, np.float32)), pad, constant_values=np.nan)
 
 
 def _upload_entry(config: RunConfig) -> dict[str, bytes]:
@@ -186,12 +203,13 @@ def load_run(data: bytes) -> Run:
         dataset = load_dataset(config)
     except (DatasetError, ConfigError) as err:
         raise RunFileError(f"the run's data cannot be rebuilt: {err}") from None
-    run = new_run(config, dataset)
-    run.restore_columns(_history(entries, [n for n, _ in run.model.named_parameters()], config))
-    run.probes = _probes(entries[PROBES], config, run.model)
     manifest = json.loads(entries[MANIFEST])
+    run = new_run(config, dataset, _changes(config, manifest))
+    run.restore_columns(_history(entries, [n for n, _ in run.model.named_parameters()], config))
+    most = max(probe_samples(c) for c in (config, *(run.config_at(ch.step) for ch in run.changes)))
+    run.probes = _probes(entries[PROBES], config, most)
     run.diverged_at, run.seconds = manifest.get("diverged_at"), manifest.get("seconds", 0.0)
-    run.changes, run.fork_step = _changes(config, manifest), _fork_step(manifest)
+    run.fork_step = _fork_step(manifest)
     _load_weights(run.model, entries[WEIGHTS])
     run.optimizer = _optimizer(run.config_at(run.step), run.model, entries.get(OPTIMIZER))
     run.sampler = _sampler(entries.get(SAMPLER))
@@ -354,7 +372,8 @@ def _history_csv(blob: bytes, expected: list[str], max_rows: int) -> dict[str, n
     return {c: df[c].to_numpy() for c in expected}
 
 
-def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
+def _probes(blob: bytes, config: RunConfig, most: int) -> list[tuple[int, Trace]]:
+    """The probes, each with its own sample count (at most `most`, the most any of the run's settings asked)."""
     arrays = {OLD_NAMES.get(k, k): v for k, v in _npz_arrays(blob, PROBES).items()}
     steps, loss = arrays.get("steps"), arrays.get("loss")
     if steps is None or loss is None or steps.ndim != 1 or loss.shape != steps.shape:
@@ -362,10 +381,19 @@ def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
     P = len(steps)
     if P == 0:
         return []
-    _check_probe_shapes(arrays, config, P)
-    # each probe's arrays get their own (aligned) memory, as replay gave them: numpy's float32 reductions can
-    # round differently on a view at an odd offset, and the views must draw exactly what they drew before
-    get = lambda name, i: arrays[name][i].copy() if name in arrays else None  # noqa: E731
+    _check_probe_shapes(arrays, config, P, most)
+    samples = _samples(arrays.pop("samples", None), P, arrays["hidden"].shape[2])
+
+    def get(name: str, i: int) -> np.ndarray | None:
+        """Probe i's array, cut to its own samples; in its own (aligned) memory, as replay gave it: numpy's
+        float32 reductions can round differently on a view at an odd offset, and the views must draw exactly
+        what they drew before."""
+        if name not in arrays:
+            return None
+        axis = BATCH_AXIS.get(name.split(".")[0])
+        a = arrays[name][i]
+        return (a if axis is None else a.take(range(samples[i]), axis=axis)).copy()
+
     return [(int(steps[i]), Trace(
         hidden=get("hidden", i), cell_state=get("cell_state", i),
         gates={g: get(f"gate.{g}", i) for g in spec(config.cell).gate_names},
@@ -374,7 +402,15 @@ def _probes(blob: bytes, config: RunConfig, model) -> list[tuple[int, Trace]]:
     )) for i in range(P)]
 
 
-def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int) -> None:
+def _samples(samples: np.ndarray | None, P: int, most: int) -> list[int]:
+    if samples is None:
+        return [most] * P
+    if samples.shape != (P,) or samples.dtype.kind != "i" or samples.min() < 1 or samples.max() > most:
+        raise RunFileError(f"{PROBES}: samples must give each probe's sample count, from 1 to {most}")
+    return samples.tolist()
+
+
+def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int, most: int) -> None:
     L, T, H = config.num_layers, config.seq_len, config.hidden_size
     hidden = arrays.get("hidden")
     B = hidden.shape[2] if hidden is not None and hidden.ndim == 5 else -1
@@ -386,10 +422,10 @@ def _check_probe_shapes(arrays: dict[str, np.ndarray], config: RunConfig, P: int
     bad += [k for k in ("outputs", "spectral_radius") if k in arrays and arrays[k].shape[:1] != (P,)]
     if "outputs" not in arrays:
         bad.append("outputs")
-    if bad or not 1 <= B <= probe_samples(config):
+    if bad or not 1 <= B <= most:
         raise RunFileError(f"{PROBES}: the probe arrays {', '.join(bad) or 'hidden'} do not match the run's settings "
-                           f"(layers {L}, sequence length {T}, units {H}, at most {probe_samples(config)} samples)")
-    if any(a.dtype.kind != "f" for k, a in arrays.items() if k not in ("steps",)):
+                           f"(layers {L}, sequence length {T}, units {H}, at most {most} samples)")
+    if any(a.dtype.kind != "f" for k, a in arrays.items() if k not in ("steps", "samples")):
         raise RunFileError(f"{PROBES}: probe arrays must hold floating-point numbers")
 
 

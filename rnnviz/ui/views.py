@@ -91,7 +91,9 @@ def fork_control(state: AppState, step: int) -> None:
                         key=k("clip"), disabled=not clip_on)
         st.number_input(SETTINGS["batch_size"].label, int(SETTINGS["batch_size"].lo), int(SETTINGS["batch_size"].hi),
                         now.batch_size, key=k("batch_size"))
-        st.button("Fork", key=k("go"), type="primary", on_click=_fork_clicked, args=(state, k))
+        if st.button("Fork", key=k("go"), type="primary"):
+            _fork_clicked(state, k)
+            st.rerun()  # the whole page, not only the views' fragment: the control, notices and sidebar follow
 
 
 def _fork_clicked(state: AppState, k: Callable[[str], str]) -> None:
