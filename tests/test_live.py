@@ -332,7 +332,7 @@ def test_a_fork_is_a_new_run_of_its_owner_that_knows_its_parent(tmp_path):
     mine.trainer.advance(max_steps=2)
     family = reg.family(parent)
     assert list(family) == ["this run", "fork at step 20 #" + mine.held.key[:4]]  # the other browser's is not shown
-    assert reg.family(mine)[f"its parent (forked at step 20)"] is parent.run
+    assert reg.family(mine)["its parent (forked at step 20)"] is parent.run
     with pytest.raises(ConfigError, match="not in this run"):
         reg.fork(parent, 500)
 
