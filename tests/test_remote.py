@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from rnnviz import RunConfig, train_run
+from rnnviz.engine.config import ConfigError
+from rnnviz.engine.train import fork_run
 from rnnviz.runs import capacity, cluster, remote
 from rnnviz.runs.cluster import RAY_ADDRESS_ENV
 from rnnviz.runs.trainer import LocalTrainer, Trainer
@@ -45,7 +47,7 @@ def test_the_mirror_equals_the_run_trained_in_process(local_ray):
     assert trainer.advance() == 0
 
 
-def same_run(mine, theirs) -> None:
+def same_run(mine, theirs, changes: int = 0) -> None:
     """Same rows (bar wall time), probes and weights: training is deterministic per config."""
     pd.testing.assert_frame_equal(mine.history.drop(columns="seconds"), theirs.history.drop(columns="seconds"))
     assert [s for s, _ in mine.probes] == [s for s, _ in theirs.probes]
@@ -53,7 +55,31 @@ def same_run(mine, theirs) -> None:
         assert torch.equal(a, b), name
     assert mine.weights.keys() == theirs.weights.keys()  # the weights each probe saw, for the dynamics views
     assert all(torch.equal(mine.weights[s][k], w) for s in theirs.weights for k, w in theirs.weights[s].items())
-    assert mine.version == theirs.version  # as many redraws as an in-process run asks for
+    assert mine.version == theirs.version + changes  # as many redraws as an in-process run asks for (and one per
+    # live change made on it)
+
+
+def test_live_changes_reach_the_actor_and_a_fork_of_the_mirror_goes_on_exactly(local_ray):
+    trainer = RayTrainer(CONFIG)
+    trainer.advance(max_steps=8)
+    assert trainer.change({"lr": 0.02}).step == 9
+    trainer.advance(max_steps=9)
+    with pytest.raises(ConfigError, match="lr=0.0 is out of range"):
+        trainer.change({"lr": 0.0})  # refused on the mirror: the actor never hears it
+    trainer.change({"optimizer": "sgd", "batch_size": 8})
+    trainer.advance(max_steps=2)  # trained with the new optimizer from the next step on
+    with trainer.between_steps():  # the actor's optimizer, of its new kind, copied to the mirror
+        assert isinstance(trainer.run.optimizer, torch.optim.SGD)
+        fork = fork_run(trainer.run, trainer.run.step)
+    while not trainer.finished:
+        trainer.advance(budget_s=0.1)
+    plain = train_run(CONFIG, changes=trainer.run.changes)
+    same_run(trainer.run, plain, changes=2)
+    assert not trainer.shareable  # a changed run is not what its settings train: never the run cache's
+    for event in fork.events():
+        fork.record(event)
+    pd.testing.assert_frame_equal(fork.history.drop(columns="seconds"), plain.history.drop(columns="seconds"))
+    trainer.close()
 
 
 def test_with_ray_configured_a_worker_plays_pauses_and_steps_a_ray_trainer(local_ray, monkeypatch):

@@ -328,6 +328,8 @@ def compare_group(state: AppState, use_cache: bool = True) -> Worker | None:
     if state.compare is not None and [t.config for t in state.compare.trainers] == configs:
         return state.compare
     own = state.trainer if state.trainer is not None and state.trainer.config in configs else None
+    if own is not None and own.run.changes:
+        own = None  # changed live: not the run these settings train, so the group trains its cell afresh
     reg = registry()
     try:
         trainers = [own if own is not None and c == own.config else
