@@ -43,6 +43,18 @@ class SequenceModel(nn.Module):
             out = self.head(states[:, -1])  # (B, O): decided at the last step
         return out, (None if y is None else task_loss(self.task, out, y))
 
+    def last_step_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Sum over samples of each sample's loss at the last time step (so each row's gradient is its own): what
+        replay() differentiates for ||dL/dh_t||.
+
+        A sample's loss is what `task_loss` gives for that sample alone: for regression the mean
+        squared error over its outputs, otherwise the cross-entropy of its (last) prediction.
+        """
+        if self.task == "next_token":
+            return task_loss(self.task, out[:, -1:], y[:, -1:], reduction="sum")
+        per_sample = task_loss(self.task, out, y, reduction="none")  # (B, O) or (B,)
+        return per_sample.flatten(1).mean(1).sum() if per_sample.dim() > 1 else per_sample.sum()
+
 
 def task_loss(task: str, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     if task == "regression":

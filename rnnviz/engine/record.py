@@ -9,7 +9,7 @@ import torch
 
 from rnnviz.engine.cells import layer_params, unroll
 from rnnviz.engine.cellspec import spec
-from rnnviz.engine.model import SequenceModel, task_loss
+from rnnviz.engine.model import SequenceModel
 
 
 class Gates(dict):
@@ -94,7 +94,7 @@ def replay(model: SequenceModel, x: torch.Tensor, y: torch.Tensor) -> Trace:
     with torch.enable_grad():
         top = u.detach().requires_grad_(True)
         out, loss = model.readout(top, y)
-        (incoming,) = torch.autograd.grad(_last_step_loss(model, out, y), top)  # (B, T, H): only the last t
+        (incoming,) = torch.autograd.grad(model.last_step_loss(out, y), top)  # (B, T, H): only the last t
     grads = []
     for layer in reversed(layers):  # dL/dh_t of each layer, and what reaches the layer below (or the input)
         dh, incoming = layer.backward(incoming)
@@ -183,18 +183,6 @@ def block_radii(blocks: torch.Tensor) -> np.ndarray:
     if finite.any():  # LAPACK (oneMKL) segfaults on NaN/inf input: only finite blocks go in
         radii[finite] = torch.linalg.eigvals(blocks[finite]).abs().amax(dim=-1).double()  # one batched call
     return radii.numpy()
-
-
-def _last_step_loss(model: SequenceModel, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sum over samples of each sample's loss at the last time step (so each row's gradient is its own).
-
-    A sample's loss is what `task_loss` gives for that sample alone: for regression the mean
-    squared error over its outputs, otherwise the cross-entropy of its (last) prediction.
-    """
-    if model.task == "next_token":
-        return task_loss(model.task, out[:, -1:], y[:, -1:], reduction="sum")
-    per_sample = task_loss(model.task, out, y, reduction="none")  # (B, O) or (B,)
-    return per_sample.flatten(1).mean(1).sum() if per_sample.dim() > 1 else per_sample.sum()
 
 
 def _numpy(per_layer: list[torch.Tensor]) -> np.ndarray:
