@@ -97,6 +97,16 @@ def test_csv_dataset_round_trips_through_the_config():
     assert "mine.csv" in d.description and d.extras["csv"]["column"] == "value"
 
 
+def test_too_large_and_spaced_numbers_through_load_dataset():
+    rows = series_csv().decode().split("\n")
+    rows[5], rows[9] = "2000-05-01,1e309", "2000-09-01," + "9" * 400
+    rows[20] = "2000-08-01,\u00a00.25\u00a0"
+    key = register_upload("\n".join(rows).encode(), "pasted.csv")
+    d = load_dataset(RunConfig(dataset="csv", seq_len=12, dataset_params={"upload": key}))
+    assert d.extras["csv"]["rows"] == 118 and d.extras["csv"]["dropped"] == 2
+    assert d.description.endswith(" 2 empty, NaN or infinite values were dropped.")
+
+
 def test_missing_upload_says_upload_again():
     with pytest.raises(DatasetError, match="no longer on this server; upload it again"):
         load_dataset(RunConfig(dataset="csv", dataset_params={"upload": "0123456789abcdef"}))

@@ -203,6 +203,7 @@ def as_float(a: np.ndarray) -> torch.Tensor:
 
 
 from rnnviz.datasets import (  # noqa: E402,F401  (registers the generators)
+    arrays,
     grammars,
     long_memory,
     real,
@@ -218,7 +219,9 @@ from rnnviz.datasets.uploads import (  # noqa: E402,F401  (the UI validates and 
     register_upload,
 )
 
+UPLOAD_TYPES = {"npy": ("npy",)}  # file types a dataset's uploader takes (default: CSV and text)
+
 # the order pickers show: the tutorials' examples first, then the long-memory tasks, then real data
 _ORDER = ("sine", "white_noise", "adding", "memory", "temporal_order", "embedded_reber", "counting", "co2", "text",
-          "csv")
+          "csv", "npy")
 DATASETS = dict(sorted(DATASETS.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else len(_ORDER)))

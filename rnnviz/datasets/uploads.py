@@ -6,10 +6,13 @@ JSON-round-trippable; every way a file can be unusable ends in a DatasetError th
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
+import io
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -31,6 +34,9 @@ CONTROLS = bytes(b for b in range(32) if b not in (9, 10, 13))  # not in text (t
 MISSING_WORDS = ("", "nan", "+nan", "-nan")  # a cell that marks a missing value on purpose
 # 1,5 / 1.000,5 / 1,000 / 1 000: numbers as some locales write them, which CSV readers take as text
 LOCALE_NUMBER = re.compile(r"[+-]?[0-9]{1,3}([ ,.'’ ][0-9]{3})+([.,][0-9]+)?|[+-]?[0-9]+,[0-9]+")
+# a cell pandas refuses that float() reads right: a number too large for a float (1e309 is inf); only these
+# ASCII forms go to float(), which would also take 1_000 and ١٢
+ASCII_NUMBER = re.compile(r"[+-]?((\.[0-9]+|[0-9]+\.?[0-9]*)(e[+-]?[0-9]+)?|inf|infinity)", re.IGNORECASE)
 _SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 STORE_BYTES = 64 * 1024 * 1024  # all uploads kept by this process; least recently used go first
 MISSING = "the uploaded file is no longer on this server; upload it again"
@@ -40,9 +46,12 @@ _lock = threading.Lock()  # streamlit serves sessions from several threads
 
 
 def register_upload(content: bytes, filename: str) -> str:
-    """Check `content` (.csv/.tsv as a series, anything else as text), keep it, return its key (sha256 prefix)."""
+    """Check `content` (.csv/.tsv as a series, .npy as sequences, anything else as text), keep it, return its key
+    (sha256 prefix)."""
     if filename.lower().endswith((".csv", ".tsv")):
         parse_csv(content)
+    elif filename.lower().endswith(".npy"):
+        parse_npy(content)
     else:
         parse_text(content)
     key = hashlib.sha256(content).hexdigest()[:16]
@@ -52,6 +61,54 @@ def register_upload(content: bytes, filename: str) -> str:
         while sum(len(c) for _, c in _store.values()) > STORE_BYTES:
             _store.popitem(last=False)
     return key
+
+
+NPY_MAGIC = b"\x93NUMPY"
+MAX_FEATURES = 4096  # per step of an .npy of sequences (what a checkpoint's input layer may read)
+
+
+def parse_npy(content: bytes) -> np.ndarray:
+    """(N, L, F) float32 from an .npy of shape (N, L) or (N, L, F), any real dtype; DatasetError says why not."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise DatasetError(f"the file is {len(content) / 2**20:.1f} MB; uploads are limited to "
+                           f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    if not content.startswith(NPY_MAGIC):
+        raise DatasetError("this is not a NumPy .npy file (save one with numpy.save(path, array))")
+    shape, dtype = _header(content)
+    if len(shape) not in (2, 3):
+        raise DatasetError(f"an array of shape {shape}: expected (sequences, steps) or (sequences, steps, features)")
+    if dtype.kind not in "fiu":
+        raise DatasetError(f"an array of {dtype}: expected real numbers (float or int)")
+    try:
+        array = np.load(io.BytesIO(content), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise DatasetError(f"the .npy file is damaged or truncated ({str(err)[:100]})") from None
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise DatasetError(f"the array holds {bad:,} NaN or infinite values; rnnviz needs finite numbers")
+    if array.shape[2] > MAX_FEATURES:
+        raise DatasetError(f"{array.shape[2]} features per step; at most {MAX_FEATURES}")
+    return array.astype(np.float32)
+
+
+def _header(content: bytes) -> tuple[tuple[int, ...], np.dtype]:
+    """The array's shape and dtype from its header, before numpy reads the data."""
+    try:
+        version = content[6]
+        size = int.from_bytes(content[8:10] if version == 1 else content[8:12], "little")
+        start = 10 if version == 1 else 12
+        header = ast.literal_eval(content[start : start + size].decode("latin-1"))
+        shape, dtype = tuple(header["shape"]), np.dtype(header["descr"])
+    except (ValueError, SyntaxError, KeyError, TypeError, IndexError):
+        raise DatasetError("the .npy header cannot be read: the file is not a NumPy array") from None
+    if dtype.hasobject:
+        raise DatasetError("an array of Python objects is not allowed (it would need pickle)")
+    if len(content) < start + size + int(np.prod(shape)) * dtype.itemsize:
+        raise DatasetError(f"the file is shorter than its header says (shape {shape}, {dtype}): it is truncated")
+    return shape, dtype
 
 
 def get_upload(key: str) -> tuple[str, bytes]:
@@ -206,12 +263,13 @@ def _read_table(text: str) -> tuple[dict[str, _Column], bool, list[int]]:
 
 @dataclass
 class _Column:
-    """One column: its cells (stripped text), their values (NaN where empty, nan or not a number) and which
-    cells are not numbers at all."""
+    """One column: its cells (stripped text), their values (NaN where empty, nan or not a number; inf where too
+    large), which cells are not numbers at all, and which of those are numbers but for an invisible character."""
 
     cells: np.ndarray  # (rows,) object: the text as read (stripped when shown)
     values: np.ndarray  # (rows,) float64
     bad: np.ndarray  # (rows,) bool
+    hidden: np.ndarray  # (rows,) bool: bad, and a number once its invisible characters are deleted
 
     @classmethod
     def read(cls, cells: pd.Series) -> _Column:
@@ -220,20 +278,24 @@ class _Column:
         cells = cells.to_numpy(dtype=object)
         head = cls._parse(cells[:SAMPLE])
         if len(cells) > SAMPLE and not head.mostly_numbers:
-            return cls(cells, np.full(len(cells), np.nan), np.ones(len(cells), dtype=bool))
+            return cls(cells, np.full(len(cells), np.nan), np.ones(len(cells), dtype=bool), np.zeros(len(cells), bool))
         return head if len(cells) <= SAMPLE else cls._parse(cells)
 
     @classmethod
     def _parse(cls, cells: np.ndarray) -> _Column:
-        values = pd.to_numeric(cells, errors="coerce").astype(np.float64)  # takes " 1 ", refuses "1_000"
-        unread = np.flatnonzero(np.isnan(values))  # empty, nan or not a number: only these are looked at again
-        bad = np.zeros(len(cells), dtype=bool)
-        bad[unread] = [c.strip().lower() not in MISSING_WORDS for c in cells[unread]]
-        return cls(cells, values, bad)
+        values = pd.to_numeric(cells, errors="coerce").astype(np.float64)  # takes " 1 ", refuses "1_000", "1e309"
+        unread = np.flatnonzero(np.isnan(values))  # empty, nan, too large or not a number: only these are read again
+        words = [c.strip() for c in cells[unread]]  # str.strip takes unicode spaces too: no-break, U+3000, ...
+        values[unread] = [_number(w) for w in words]
+        bad, hidden = np.zeros(len(cells), dtype=bool), np.zeros(len(cells), dtype=bool)
+        bad[unread] = np.isnan(values[unread]) & np.array([w.lower() not in MISSING_WORDS for w in words], bool)
+        hidden[unread] = [not w.isprintable() and ASCII_NUMBER.fullmatch(_visible(w)) is not None for w in words]
+        hidden &= bad
+        return cls(cells, values, bad, hidden)
 
     def tail(self) -> _Column:
         """The column without its first cell (a header)."""
-        return _Column(self.cells[1:], self.values[1:], self.bad[1:])
+        return _Column(self.cells[1:], self.values[1:], self.bad[1:], self.hidden[1:])
 
     @property
     def finite(self) -> int:
@@ -246,8 +308,10 @@ class _Column:
 
     @property
     def mostly_numbers(self) -> bool:
-        """Meant as numbers: finite numbers outnumber the cells that are not numbers."""
-        return self.finite > 0 and self.finite >= int(self.bad.sum())
+        """Meant as numbers: finite numbers (and numbers with an invisible character, pasted from a web page)
+        outnumber the cells that are not numbers."""
+        meant = self.finite + int(self.hidden.sum())
+        return meant > 0 and meant >= int(self.bad.sum()) - int(self.hidden.sum())
 
     def locale_numbers(self) -> np.ndarray:
         """Which of the first MAX_SCAN cells are numbers written with a decimal comma or thousands separators."""
@@ -283,10 +347,30 @@ def _bad_cell(cells: dict[str, _Column], name: str, lines: list[int], row: int |
     """The error naming a cell that is not a number: its line, its column, its text, and how to fix it."""
     row = cells[name].first_bad() if row is None else row
     text = cells[name].cells[row].strip()
+    invisible = [ch for ch in text if not ch.isprintable()]
+    if invisible and not LOCALE_NUMBER.fullmatch(text):
+        return DatasetError(f"line {lines[row]}, column {name!r}: {text[:40]!r} contains an invisible character "
+                            f"({_char_name(invisible[0])}); delete it (text copied from a web page or a document "
+                            "often carries one)")
     fix = ("write numbers with a dot for decimals and no thousands separators (1.5, 1000)"
            if LOCALE_NUMBER.fullmatch(text) else "leave a missing value's cell empty or write nan (it is then "
            "dropped and counted)")
     return DatasetError(f"line {lines[row]}, column {name!r}: {text[:40]!r} is not a number; {fix}")
+
+
+def _number(text: str) -> float:
+    """A stripped cell pandas could not read, as a number (inf if too large for a float), else NaN."""
+    return float(text) if ASCII_NUMBER.fullmatch(text) else np.nan
+
+
+def _visible(text: str) -> str:
+    return "".join(filter(str.isprintable, text)).strip()
+
+
+def _char_name(ch: str) -> str:
+    """U+200B ZERO WIDTH SPACE; control and private-use characters have no Unicode name."""
+    name = unicodedata.name(ch, "control character" if unicodedata.category(ch) == "Cc" else "")
+    return f"U+{ord(ch):04X} {name}".rstrip()
 
 
 def _date_column(cells: dict[str, _Column], numeric: list[str]) -> str | None:

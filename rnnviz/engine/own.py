@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from rnnviz.engine.cellspec import spec
+from rnnviz.engine.train import new_run
 
 MAX_LAYERS = 4  # what the views show
 MAX_HIDDEN = 512
@@ -140,3 +141,27 @@ def as_batch(model: OwnModel, inputs, targets=None) -> tuple[torch.Tensor, torch
     if y is not None and y.shape[0] != B:
         raise ModelError(f"targets for {y.shape[0]} sequences, inputs for {B}")
     return x.contiguous(), y
+
+
+def checkpoint_run(config, rnn_state: dict[str, torch.Tensor], head_state: dict[str, torch.Tensor] | None = None,
+                   data=None):
+    """A run of `config` (its cell, sizes and layers those of the checkpoint) that starts from your weights: the
+    recurrent module's `rnn_state` (torch's names: weight_ih_l0, ...; missing biases are zeros) and, when its
+    shapes fit the data's outputs, the linear head's (weight, bias); else the head is new, drawn from the seed.
+    It trains (fine-tunes) like any run. ModelError names what does not fit (the data's features against the
+    checkpoint's input size)."""
+    run = new_run(config, data)
+    rnn = run.model.rnn
+    if rnn_state["weight_ih_l0"].shape[1] != rnn.input_size:
+        raise ModelError(f"the checkpoint reads {rnn_state['weight_ih_l0'].shape[1]} features per step but the data "
+                         f"({config.dataset}) gives {rnn.input_size}: choose data with "
+                         f"{rnn_state['weight_ih_l0'].shape[1]} features (e.g. your sequences as a .npy upload)")
+    state = {name: rnn_state.get(name, torch.zeros_like(p)).detach().to(torch.float32)
+             for name, p in rnn.named_parameters()}
+    with torch.no_grad():
+        rnn.load_state_dict(state)
+        head = run.model.head
+        if head_state is not None and head_state["weight"].shape == head.weight.shape:
+            head.load_state_dict({"weight": head_state["weight"].to(torch.float32),
+                                  "bias": head_state.get("bias", torch.zeros_like(head.bias)).to(torch.float32)})
+    return run  # its optimizer (new_run's) updates these same parameters, in place

@@ -156,7 +156,8 @@ def _param_changed(state: AppState, p, key: str) -> None:
 def _upload(state: AppState, dataset: str, params: dict) -> None:
     """The user's file: checked once per file; a good one becomes the run's data, a bad one is refused."""
     seen = state.view.setdefault("uploads_seen", {})
-    file = st.file_uploader("Your file", type=["csv", "txt"], key=f"file_{dataset}",
+    file = st.file_uploader("Your file", type=list(datasets.UPLOAD_TYPES.get(dataset, ("csv", "txt"))),
+                            key=f"file_{dataset}",
                             max_upload_size=datasets.MAX_UPLOAD_BYTES // 2**20,
                             help=f"At most {datasets.MAX_UPLOAD_BYTES // 2**20} MB.")
     if file is None or seen.get(dataset, (None,))[0] == file.file_id:
