@@ -152,10 +152,11 @@ def checkpoint_run(config, rnn_state: dict[str, torch.Tensor], head_state: dict[
     checkpoint's input size)."""
     run = new_run(config, data)
     rnn = run.model.rnn
-    if rnn_state["weight_ih_l0"].shape[1] != rnn.input_size:
-        raise ModelError(f"the checkpoint reads {rnn_state['weight_ih_l0'].shape[1]} features per step but the data "
-                         f"({config.dataset}) gives {rnn.input_size}: choose data with "
-                         f"{rnn_state['weight_ih_l0'].shape[1]} features (e.g. your sequences as a .npy upload)")
+    reads = rnn_state["weight_ih_l0"].shape[1]
+    if reads != rnn.input_size:
+        raise ModelError(f"the checkpoint reads {_features(reads)} per step but the data ({config.dataset}) gives "
+                         f"{rnn.input_size}: choose data with {_features(reads)} (e.g. your sequences as a .npy "
+                         "upload)")
     state = {name: rnn_state.get(name, torch.zeros_like(p)).detach().to(torch.float32)
              for name, p in rnn.named_parameters()}
     with torch.no_grad():
@@ -165,3 +166,7 @@ def checkpoint_run(config, rnn_state: dict[str, torch.Tensor], head_state: dict[
             head.load_state_dict({"weight": head_state["weight"].to(torch.float32),
                                   "bias": head_state.get("bias", torch.zeros_like(head.bias)).to(torch.float32)})
     return run  # its optimizer (new_run's) updates these same parameters, in place
+
+
+def _features(n: int) -> str:
+    return f"{n} feature" + ("" if n == 1 else "s")

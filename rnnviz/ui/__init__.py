@@ -10,6 +10,7 @@ from rnnviz.engine.cellspec import SPECS
 from rnnviz.runs import capacity
 from rnnviz.runs.registry import registry
 from rnnviz.ui.browser import browser_key
+from rnnviz.ui.checkpoints import checkpoint_panel
 from rnnviz.ui.control import live, training_control
 from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
@@ -29,6 +30,7 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     navigation()
     config_sidebar(state)
     run_file_panel(state)
+    checkpoint_panel(state)
     st.title(title)
     if state.previous is not None:
         before = state.previous.run

@@ -132,9 +132,9 @@ LESSONS = (*LESSONS,
         "The explode lesson's run diverges at step 32 (its loss is already 10^5 at step 10). Forked at step 10 with "
         "the gradient norm clipped to 1, it trains all 600 steps without diverging and its validation loss comes "
         "back from 10^5 to about 0.2, near the baseline 0.17; forked at step 15 it is too late (it stays above 10^12).",
-        "Compare: “This run and its forks” shows the parent blowing up and the fork, marked at step 10, coming back "
-        "down. Gradients: the parameter-gradient plot marks the fork. Try Fork from step 15 yourself.",
-        "pages/5_Compare.py",
+        "Train: the loss, marked “fork: clip off → 1” at step 10, comes back down from 10^5. Compare: “This run "
+        "and its forks” shows the parent blowing up beside it. Try Fork from step 15 yourself (Gradients page).",
+        "pages/1_Train.py",
         EXPLODE_CONFIG, fork=(RESCUE_STEP, {"clip": 1.0}),
     ),
     Lesson(
