@@ -1,4 +1,4 @@
-"""`python -m rnnviz runs list | export DIR | prune`: see rnnviz/cli.py."""
+"""`python -m rnnviz train | open | inspect | runs ...`: see rnnviz/cli.py."""
 
 from rnnviz.cli import main
 

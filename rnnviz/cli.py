@@ -1,4 +1,5 @@
-"""The instructor's command line over the run store: `python -m rnnviz runs list | export DIR | prune`.
+"""The command line: `python -m rnnviz train | open | inspect` for your own runs and models, and
+`python -m rnnviz runs list | export DIR | prune` over the run store.
 
 It works beside a running server (it never marks the server's playing runs interrupted) or with none.
 """
@@ -7,18 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import click
 
 from rnnviz import server
+from rnnviz.datasets import DatasetError, load_dataset, parse_npy, register_upload
+from rnnviz.engine import changes as live
+from rnnviz.engine.checkpoint import CheckpointError, build_module, detect, read_state_dict
+from rnnviz.engine.config import FIELDS, ConfigError, RunConfig, parse_query
+from rnnviz.engine.own import ModelError, checkpoint_run
+from rnnviz.engine.train import new_run
 from rnnviz.runs import listing, runfile
+from rnnviz.runs.registry import Registry
 from rnnviz.runs.runfile import RunFileError
 from rnnviz.runs.store import FINISHED, RunEntry, Store, StoreError
+from rnnviz.views.inspection import inspect
 
 PRUNABLE = ("paused", "interrupted", *FINISHED)  # a playing run is kept again at its next checkpoint anyway
 INDEX = "index.json"  # what `export` writes beside the run files
@@ -239,3 +251,173 @@ def _when(t: float) -> str:
 
 def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
+
+
+# ---- your own runs and models: train headless, open in the app, inspect a checkpoint ----------------------------
+
+
+def read_settings(source: str) -> tuple[RunConfig, live.Changes]:
+    """Settings from a JSON file ({"cell": "lstm", ..., "changes": [[step, {...}], ...]}) or from a link or its
+    query string (`http://host/Train?cell=gru&hidden_size=24`); the app's own checks and messages."""
+    path = Path(source)
+    try:
+        if path.suffix.lower() == ".json":
+            if not path.is_file():
+                raise click.ClickException(f"{source}: no such file")
+            try:
+                settings = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise click.ClickException(f"{source} is not a JSON object of settings ({err})") from None
+            if not isinstance(settings, dict):
+                raise click.ClickException(f"{source} must hold a JSON object of settings, e.g. {{\"cell\": \"gru\"}}")
+            items = settings.pop("changes", [])
+            config = RunConfig.from_dict(settings)
+            return config, live.from_list(config, items)
+        query = urlparse(source).query if "://" in source or source.startswith("/") else source.lstrip("?")
+        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if not any(k in FIELDS or k == "changes" for k in params):
+            raise click.ClickException(f"{source!r} is neither a .json file nor a link with settings "
+                                       "(e.g. 'cell=gru&hidden_size=24')")
+        config = parse_query(params)
+        return config, live.from_json(config, params["changes"]) if "changes" in params else ()
+    except (ConfigError, DatasetError) as err:
+        raise click.ClickException(f"settings refused: {err}") from None
+
+
+@main.command("train")
+@click.argument("source")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The run file to write (.zip; open it in the app's sidebar or with `python -m rnnviz open`).")
+def train_command(source: str, out: Path) -> None:
+    """Train a run headless from SOURCE (a JSON file of settings, or an app link) and write its run file: a
+    workshop's runs trained before it starts. Ctrl-C stops and writes the run so far."""
+    config, changes = read_settings(source)
+    try:
+        run = new_run(config, changes=changes)
+    except (ConfigError, DatasetError) as err:
+        raise click.ClickException(f"settings refused: {err}") from None
+    stopped, started = False, time.perf_counter()
+
+    def speed(_) -> str:
+        pace = run.step / max(run.seconds, 1e-9) if run.step > 0 else 0
+        return f"{pace:,.0f} steps/s"
+
+    with click.progressbar(length=config.steps + 1, label="training", show_pos=True, item_show_func=speed,
+                           file=sys.stderr) as bar:
+        try:
+            for event in run.events():
+                run.record(event)
+                bar.update(1, event)
+        except KeyboardInterrupt:
+            stopped = True
+    write_atomically(out, runfile.save_run(run))
+    val = run.latest_losses().get("val_loss")
+    ending = f"diverged at step {run.diverged_at:,}" if run.diverged_at is not None else \
+        "stopped (Ctrl-C)" if stopped else "finished"
+    click.echo(f"{ending}: {max(run.step, 0):,} / {config.steps:,} steps in {time.perf_counter() - started:,.1f} s"
+               + ("" if val is None else f", validation loss {val:.4g}") + f" -> {out}")
+
+
+def write_atomically(path: Path, blob: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(blob)
+    os.replace(temp, path)
+
+
+@main.command("open")
+@data_dir_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--port", default=8501, show_default=True, help="The app's port.")
+@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a checkpoint: your sequences (.npy), when the checkpoint does not read 1 feature (sine).")
+@click.option("--nonlinearity", type=click.Choice(["tanh", "relu"]), default="tanh", show_default=True,
+              help="For an nn.RNN checkpoint: its nonlinearity (shapes do not tell).")
+@click.option("--dry-run", is_flag=True, help="Keep the run and print its link; do not start the app.")
+@click.pass_context
+def open_command(ctx: click.Context, file: Path, port: int, data_file: Path | None, nonlinearity: str,
+                 dry_run: bool) -> None:
+    """Open FILE in the app: a run file (.zip) or a checkpoint of your own model (.pt, .safetensors). It is kept in
+    the run store like any run and the app starts on it."""
+    run = load_any(file, data_file, nonlinearity)
+    root = Path(ctx.meta.get("data_dir") or server.data_dir())
+    registry = Registry(Store(root), cache=None)
+    access = registry.adopt(run, origin="file" if file.suffix.lower() == SUFFIX else "checkpoint", name=file.name)
+    registry.checkpoint(access.held)
+    link = f"http://localhost:{port}/Train?run={access.secret}"
+    registry.store.close()
+    click.echo(f"{file.name}: a run at step {max(run.step, 0):,} of {run.config.steps:,}, kept in {root}\n{link}")
+    if dry_run:
+        return
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    env = {**os.environ, "RNNVIZ_DATA_DIR": str(root)}
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.headless", "true"]
+    raise SystemExit(subprocess.call(command, cwd=app.parent, env=env))
+
+
+def load_any(file: Path, data_file: Path | None, nonlinearity: str):
+    """A run from a run file, or from a checkpoint on your .npy sequences (else on the sine wave)."""
+    blob = file.read_bytes()
+    if file.suffix.lower() == SUFFIX or blob.startswith(b"PK\x03\x04") and b"rnnviz.json" in blob[-4096:]:
+        try:
+            return runfile.load_run(blob)
+        except RunFileError as err:
+            raise click.ClickException(f"{file.name} was not opened: {err}") from None
+    det, weights = read_checkpoint(file)
+    try:
+        config = RunConfig(cell=det.kind if det.kind != "rnn" else f"rnn_{nonlinearity}", hidden_size=det.hidden_size,
+                           num_layers=det.num_layers, **data_settings(data_file))
+        return checkpoint_run(config, det.recurrent_state(weights), det.head_state(weights))
+    except (ConfigError, DatasetError, ModelError) as err:
+        raise click.ClickException(f"{file.name} does not fit: {err}") from None
+
+
+def read_checkpoint(file: Path):
+    try:
+        weights = read_state_dict(file.read_bytes(), file.name)
+        return detect(weights), weights
+    except CheckpointError as err:
+        raise click.ClickException(f"{file.name} was not opened: {err}") from None
+
+
+def data_settings(data_file: Path | None) -> dict:
+    """The dataset settings for your .npy sequences (uploaded as the app would), or the sine wave's."""
+    if data_file is None:
+        return {"dataset": "sine"}
+    try:
+        key = register_upload(data_file.read_bytes(), data_file.name)
+        steps = parse_npy(data_file.read_bytes()).shape[1]
+    except DatasetError as err:
+        raise click.ClickException(f"{data_file.name} was not used: {err}") from None
+    return {"dataset": "npy", "dataset_params": {"upload": key}, "seq_len": min(steps - 1, 2000)}
+
+
+@main.command("inspect")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your sequences (.npy, (sequences, steps[, features])); default: rnnviz's sine wave.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The report to write: every figure in one standalone HTML file.")
+@click.option("--samples", default=16, show_default=True, help="Sequences to replay.")
+@click.option("--nonlinearity", type=click.Choice(["tanh", "relu"]), default="tanh", show_default=True)
+def inspect_command(checkpoint: Path, data_file: Path | None, html_file: Path, samples: int,
+                    nonlinearity: str) -> None:
+    """Write CHECKPOINT's figures (trajectories, gates, saturation, ||dL/dh_t|| and its decay, step Jacobians)
+    on your data as one HTML report, as rnnviz.inspect draws them."""
+    det, weights = read_checkpoint(checkpoint)
+    module, head = build_module(det, weights, nonlinearity)
+    if data_file is not None:
+        try:
+            x = parse_npy(data_file.read_bytes())[:samples]
+        except DatasetError as err:
+            raise click.ClickException(f"{data_file.name} was not used: {err}") from None
+    else:
+        x = load_dataset(RunConfig(dataset="sine")).x_val[:samples].numpy()
+    try:
+        view = inspect(module, x, head=head)
+    except ModelError as err:
+        raise click.ClickException(f"{checkpoint.name} does not fit the data: {err}") from None
+    write_atomically(html_file, view.html().encode())
+    decay = view.decay()
+    click.echo(f"{det.kind.upper()} {det.num_layers}×{det.hidden_size} on {x.shape[0]} sequences of {x.shape[1]} "
+               f"steps: gradient kept per step back {decay.factor_per_step:.3f}× ({decay.verdict}) -> {html_file}")

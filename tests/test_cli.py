@@ -250,3 +250,100 @@ def test_python_dash_m_rnnviz_lists_the_runs(kept):
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert all(name in done.stdout for name in NAMES) and done.stderr == ""
+
+
+# ---- train, open, inspect: your own runs and models
+
+
+def test_train_from_a_json_config_with_changes_writes_the_run_it_trains(tmp_path):
+    config = {"cell": "gru", "hidden_size": 8, "seq_len": 10, "steps": 30, "changes": [[10, {"lr": 0.01}]]}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    out = tmp_path / "run.zip"
+    done = CliRunner().invoke(main, ["train", str(tmp_path / "c.json"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "finished: 30 / 30 steps" in done.output and str(out) in done.output
+    from rnnviz.engine import changes as live
+
+    first = RunConfig.from_dict({k: v for k, v in config.items() if k != "changes"})
+    want = train_run(first, changes=live.from_list(first, config["changes"]))
+    got = runfile.load_run(out.read_bytes())
+    assert got.changes == want.changes
+    pd.testing.assert_series_equal(got.history.loss, want.history.loss)
+
+
+def test_train_from_a_link_reproduces_the_link(tmp_path):
+    link = 'http://host:8501/Train?cell=lstm&hidden_size=8&seq_len=10&steps=20&run=xyz&changes=[[5,{"clip":0.5}]]'
+    out = tmp_path / "run.zip"
+    assert CliRunner().invoke(main, ["train", link, "--out", str(out)]).exit_code == 0
+    got = runfile.load_run(out.read_bytes())
+    assert got.config == RunConfig(cell="lstm", hidden_size=8, seq_len=10, steps=20)
+    assert [(c.step, dict(c.values)) for c in got.changes] == [(5, {"clip": 0.5})]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("hidden_size=100000", "hidden_size=100000 is out of range; allowed: 1 to 512"),
+    ("cell=foo", "cell='foo' is not allowed"),
+    ('steps=20&changes=[[5,{"seed":1}]]', "seed cannot change while a run trains"),
+    ("nothing here", "is neither a .json file nor a link with settings"),
+])
+def test_train_refuses_bad_settings_with_the_apps_messages(tmp_path, source, message):
+    done = CliRunner().invoke(main, ["train", source, "--out", str(tmp_path / "x.zip")])
+    assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_train_refuses_a_json_file_that_is_not_settings(tmp_path):
+    (tmp_path / "bad.json").write_text("[1, 2")
+    done = CliRunner().invoke(main, ["train", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x.zip")])
+    assert done.exit_code == 1 and "is not a JSON object of settings" in done.output
+
+
+def test_open_keeps_a_run_file_in_the_store_and_prints_its_link(tmp_path):
+    path = tmp_path / "mine.zip"
+    path.write_bytes(runfile.save_run(train_run(CFG)))
+    done = CliRunner().invoke(main, ["open", str(path), "--dry-run", "--data-dir", str(tmp_path / "data")])
+    assert done.exit_code == 0, done.output
+    secret = done.output.split("?run=")[1].split()[0]
+    found = Registry(Store(tmp_path / "data"), cache=None).open(secret)
+    assert found is not None and found.run.step == CFG.steps
+
+
+def test_open_keeps_a_checkpoint_from_step_0_and_refuses_a_file_that_is_neither(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.rnn, module.head = torch.nn.GRU(1, 6, batch_first=True), torch.nn.Linear(6, 1)
+    torch.save(module.state_dict(), tmp_path / "mine.pt")
+    done = CliRunner().invoke(main, ["open", str(tmp_path / "mine.pt"), "--dry-run", "--data-dir", str(tmp_path / "d")])
+    assert done.exit_code == 0, done.output
+    secret = done.output.split("?run=")[1].split()[0]
+    found = Registry(Store(tmp_path / "d"), cache=None).open(secret)  # kept though untrained: it is your weights
+    assert found is not None and found.run.step == 0
+    assert torch.equal(found.run.model.rnn.weight_hh_l0, module.rnn.weight_hh_l0)
+    (tmp_path / "x.zip").write_bytes(b"not a zip")
+    bad = CliRunner().invoke(main, ["open", str(tmp_path / "x.zip"), "--dry-run", "--data-dir", str(tmp_path / "d")])
+    assert bad.exit_code == 1 and "was not opened: this is not a run file" in bad.output
+
+
+def test_inspect_writes_one_html_report_of_a_checkpoint_on_your_sequences(tmp_path):
+    import io
+
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 5, 2, batch_first=True)
+    torch.save(lstm.state_dict(), tmp_path / "lstm.pt")
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).normal(size=(20, 12, 3)))
+    (tmp_path / "seqs.npy").write_bytes(buf.getvalue())
+    out = tmp_path / "report.html"
+    done = CliRunner().invoke(main, ["inspect", str(tmp_path / "lstm.pt"), "--data", str(tmp_path / "seqs.npy"),
+                                     "--html", str(out), "--samples", "4"])
+    assert done.exit_code == 0, done.output
+    assert "LSTM 2×5 on 4 sequences of 12 steps" in done.output
+    html = out.read_text()
+    assert html.count('class="plotly-graph-div"') == 8 and "Step Jacobians" in html
+    wrong = CliRunner().invoke(main, ["inspect", str(tmp_path / "lstm.pt"), "--html", str(out)])  # sine: 1 feature
+    assert wrong.exit_code == 1 and "inputs have 1 feature per step but the module's input_size is 3" in wrong.output

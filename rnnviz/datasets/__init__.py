@@ -215,6 +215,7 @@ from rnnviz.datasets.uploads import (  # noqa: E402,F401  (the UI validates and 
     clear_uploads,
     get_upload,
     parse_csv,
+    parse_npy,
     parse_text,
     register_upload,
 )

@@ -129,7 +129,7 @@ def as_batch(model: OwnModel, inputs, targets=None) -> tuple[torch.Tensor, torch
         x = x.transpose(0, 1)
     B, T, features = x.shape
     if features != model.rnn.input_size:
-        raise ModelError(f"inputs have {features} features per step but the module's input_size is "
+        raise ModelError(f"inputs have {_features(features)} per step but the module's input_size is "
                          f"{model.rnn.input_size}")
     if B * T > MAX_POSITIONS:
         raise ModelError(f"{B} sequences × {T} steps = {B * T:,} positions; inspect at most {MAX_POSITIONS:,} at "

@@ -176,7 +176,7 @@ class Registry:
         listed (it is made again from its settings)."""
         with self._lock:
             live = {h.key: self._fresh_entry(h) for h in self._held.values()
-                    if h.entry.owner == owner and (h.run.step >= 1 or h.trainer.from_cache)}
+                    if h.entry.owner == owner and (h.run.step >= 1 or h.trainer.from_cache or _own_weights(h))}
         stored = [e for e in self.store.entries(owner=owner) if e.key not in live]
         return sorted([*live.values(), *stored], key=lambda e: e.created, reverse=True)
 
@@ -343,7 +343,7 @@ class Registry:
         """Save the run to the store if it changed since its last checkpoint. Training waits only for a snapshot
         taken between two of its steps (copies of weights and optimizer state, milliseconds); the file is written
         from it here, or with `wait=False` in a thread beside training (then True means "under way")."""
-        if held.run.step < 1 and not held.trainer.from_cache:
+        if held.run.step < 1 and not held.trainer.from_cache and not _own_weights(held):
             return False  # an untrained run is made again from its settings: nothing worth a file
         with held.lock:
             writer = held.writer if held.writer is not None and held.writer.is_alive() else None
@@ -405,7 +405,7 @@ class Registry:
             idle = [h for h in self._held.values() if not h.worker.playing and id(h.trainer) not in grouped
                     and now - max(h.touched, h.worker.seen) > UNLOAD_SECONDS]
         for held in idle:
-            if held.run.step >= 1 and not self.checkpoint(held):
+            if (held.run.step >= 1 or _own_weights(held)) and not self.checkpoint(held):
                 continue  # not on disk: stays in memory
             with self._lock:
                 self._held.pop(held.key, None)
@@ -415,6 +415,11 @@ class Registry:
     def why(self) -> str | None:
         """One line when runs are not being kept on disk, and why."""
         return self.store.why
+
+
+def _own_weights(held: Held) -> bool:
+    """A run that starts from someone's checkpoint: its settings cannot make it again, so it is kept from step 0."""
+    return held.entry.origin == "checkpoint"
 
 
 def _same(a: str, b: str) -> bool:
