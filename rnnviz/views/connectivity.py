@@ -1,0 +1,112 @@
+"""Connectivity: how strongly each earlier input reaches each prediction, ||∂ŷ_t/∂x_s|| for s ≤ t (Distill's
+"Visualizing memorization in RNNs"), and the search for what a unit does (LSTMVis's select-and-match rule).
+
+ŷ_t is the head applied to h_t, reduced to one number per step: the output itself for regression (summed over its
+outputs), the log-probability of the class or token the model finds likeliest at t otherwise. x_s is what the
+recurrent module reads at s (a token's embedding for text). One backward pass per output step, on the fused
+module; tests/test_connectivity.py checks it against torch.autograd.functional.jacobian.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MAX_STEPS = 200  # output steps of one connectivity matrix; longer sequences get evenly spaced ones
+CHUNK_BYTES = 256 * 2**20  # activations of the copies of a sequence computed in one pass
+
+
+@dataclass
+class Connectivity:
+    matrix: np.ndarray  # (len(steps), T): ||∂ŷ_t/∂x_s|| for output step steps[i] (row) and input step s; 0 for s > t
+    steps: np.ndarray  # the output steps t of the rows (all of them, or evenly spaced past MAX_STEPS)
+    seconds: float
+
+    def row(self, t: int) -> np.ndarray:
+        """||∂ŷ_t/∂x_s|| over s for the output step nearest t."""
+        return self.matrix[int(np.abs(self.steps - t).argmin())]
+
+    def reach(self, t: int, s: int) -> float:
+        """How much of output t's connectivity comes from input s, against the strongest input: 1 = as strong."""
+        row = self.row(t)
+        return float(row[s] / row.max()) if row.max() > 0 else 0.0
+
+
+def connectivity(model, x: torch.Tensor, steps: np.ndarray | None = None) -> Connectivity:
+    """The connectivity matrix of one sample x (1, T, ...) for `model` (a SequenceModel or OwnModel).
+
+    Each output step's row comes from its own copy of the sequence in one batch: a forward and a backward pass of
+    the fused module over as many copies as CHUNK_BYTES of activations allow, not one backward pass per step."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        u = model.rnn_input(x).detach()  # (1, T, F)
+    T = u.shape[1]
+    steps = np.asarray(steps if steps is not None else np.unique(np.linspace(0, T - 1, min(T, MAX_STEPS)).round()),
+                       dtype=int)
+    per_copy = T * model.rnn.hidden_size * model.rnn.num_layers * 4 * 16  # gates, states and their gradients
+    chunk = max(1, CHUNK_BYTES // per_copy)
+    rows = []
+    for lo in range(0, len(steps), chunk):
+        part = torch.as_tensor(steps[lo : lo + chunk])
+        copies = u.expand(len(part), -1, -1).clone().requires_grad_(True)  # (C, T, F)
+        with torch.enable_grad():
+            states, _ = model.rnn(copies)  # (C, T, H)
+            scores = _scores(model, states)  # (C, T)
+            picked = scores[torch.arange(len(part)), part].sum()  # copy i answers for output step part[i]
+            (g,) = torch.autograd.grad(picked, copies)
+        rows.append(g.norm(dim=-1))  # (C, T)
+    matrix = torch.cat(rows).detach().numpy()
+    matrix[np.arange(T)[None, :] > steps[:, None]] = 0.0  # exactly: no output reads the future
+    return Connectivity(matrix, steps, time.perf_counter() - start)
+
+
+def _scores(model, states: torch.Tensor) -> torch.Tensor:
+    """ŷ_t as one number per step (..., T): see the module's docstring."""
+    out = model.head(states) if model.head is not None else states  # (..., T, O)
+    if getattr(model, "task", "regression") == "regression":
+        return out.sum(-1)
+    logp = torch.log_softmax(out, dim=-1)
+    return logp.gather(-1, logp.detach().argmax(-1, keepdim=True))[..., 0]
+
+
+# ---------------------------------------------------------------- what a unit does: select a span, find it again
+
+
+@dataclass
+class Match:
+    sample: int
+    start: int  # first step where every chosen unit is on
+    end: int  # last one (inclusive)
+    score: float  # how close the match is to the selection: 1 = the same length, less for longer or shorter
+
+
+def units_on(values: np.ndarray, t0: int, t1: int, threshold: float) -> np.ndarray:
+    """LSTMVis's rule on one sample's (T, H) values: the units at or above `threshold` at every step t0..t1 and
+    below it at the step just before and just after the span (where there is one)."""
+    on = (values[t0 : t1 + 1] >= threshold).all(0)
+    if t0 > 0:
+        on &= values[t0 - 1] < threshold
+    if t1 + 1 < len(values):
+        on &= values[t1 + 1] < threshold
+    return np.flatnonzero(on)
+
+
+def find_matches(values: np.ndarray, units: np.ndarray, threshold: float, length: int, limit: int = 50
+                 ) -> list[Match]:
+    """Every stretch of steps in (N, T, H) values where all `units` are on together, ranked by how close its
+    length is to the selection's (`length` steps), longest first among equals."""
+    if len(units) == 0:
+        return []
+    on = (values[:, :, units] >= threshold).all(-1)  # (N, T)
+    padded = np.pad(on, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)  # +1 where a stretch starts, -1 one past where it ends
+    samples, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    ends = ends - 1
+    lengths = ends - starts + 1
+    score = np.minimum(lengths, length) / np.maximum(lengths, length)
+    order = np.lexsort((-lengths, -score))[:limit]
+    return [Match(int(samples[i]), int(starts[i]), int(ends[i]), float(score[i])) for i in order]
