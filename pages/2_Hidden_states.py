@@ -1,7 +1,9 @@
 """Hidden states: PCA trajectories of the probe samples (axes fitted once per run) and a unit x time heatmap."""
 
+import pandas as pd
 import streamlit as st
 
+from rnnviz.engine.cellspec import gate_label
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import (
     cursor_bar,
@@ -12,7 +14,7 @@ from rnnviz.ui.views import (
     time_cursor,
     view_widget,
 )
-from rnnviz.views import analysis, dynamics, figures
+from rnnviz.views import analysis, connectivity, dynamics, figures
 
 state = page("Hidden states", icon="🌀")
 SELECTABLE = {"hs_traj_sel": False, "hs_heat_sel": True}  # chart key -> is its x axis time?
@@ -48,6 +50,7 @@ def draw(state) -> None:
     pca, ranges = trajectories_block(state, run, step, trace, layer, samples,
                                      "time" if color == "time" else labels[samples], dims, cursor)
     heatmaps_block(trace, step, layer, sample, cursor)
+    search_block(state, run, step, sample, cursor)
     # ---- training replay (dynamics): every stored probe as an animation frame on the same axes
     if st.toggle("Replay training", key="hs_replay", help="Animate the stored probes from step 0 to the latest."):
         frames = [analysis.project(pca, t.hidden[layer])[samples] for _, t in run.probes]
@@ -88,6 +91,52 @@ def heatmaps_block(trace, step: int, layer: int, sample: int, cursor) -> None:
             figures.heatmap_cursor(cell_fig, *cursor)
         chart(cell_fig, "The LSTM's cell state: the memory that the forget gate carries across time; long flat "
               "bands are values being remembered.")
+
+
+def search_block(state, run, step: int, sample: int, cursor) -> None:
+    """LSTMVis's search: the units on over the time cursor's span of this sample and off around it, then every
+    place in the validation data where that set is on together, ranked; a row opens its sample."""
+    st.subheader("Find what a unit does")
+    if cursor is None:
+        st.caption("Select a span of time steps on the heatmap above (click, or box-select a range), and the units "
+                   "on over that span are looked for everywhere else in the validation data.")
+        return
+    values = connectivity.run_searchable(run, step)
+    if values is None or sample >= len(next(iter(values.values()))):
+        st.info("This probe step's weights were not kept (or the sample is past the searched ones), so it cannot be "
+                "searched.")
+        return
+    c1, c2 = st.columns(2)
+    names = list(values)
+    state.view["search_of"] = state.view.get("search_of") if state.view.get("search_of") in names else names[0]
+    with c1:
+        what = view_widget(state, "search_of", names[0], st.selectbox, "Search", names,
+                           format_func=lambda n: {"hidden": "hidden state h_t", "cell_state": "cell state c_t"}.get(
+                               n, f"{gate_label(n)} gate"))
+    with c2:
+        threshold = view_widget(state, "search_threshold", 0.5, st.number_input, "Threshold", step=0.05,
+                                format="%g")
+    t0, t1 = cursor
+    units = connectivity.units_on(values[what][sample], t0, t1, float(threshold))
+    st.caption(f"The rule (LSTMVis): a unit is in the set if it is at or above {threshold:g} at every step "
+               f"t = {t0}–{t1} of sample {sample} and below it just before and just after. Top layer; "
+               f"{len(next(iter(values.values())))} validation samples searched.")
+    if not len(units):
+        st.info("No unit is on over the whole span and off around it: lower the threshold or change the span.")
+        return
+    matches = connectivity.find_matches(values[what], units, float(threshold), t1 - t0 + 1)
+    st.markdown(f"**{len(units)} unit(s):** {', '.join(map(str, units[:40]))}" + (" …" if len(units) > 40 else ""))
+    table = pd.DataFrame([vars(m) for m in matches], columns=["sample", "start", "end", "score"])
+    picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
+                          key=state.key("search_matches"))
+    rows = picked.selection.rows if picked is not None else []
+    if rows:
+        m = matches[rows[0]]
+        chart(figures.search_match(values[what][m.sample], units, m.start, m.end,
+                                   f"Sample {m.sample}: the units on at t = {m.start}–{m.end}"),
+              figures.CAPTIONS["search_match"], key="hs_search_match")
+    else:
+        st.caption("Click a row to open that sample with the match marked.")
 
 
 def fixed_points_block(state, run, step: int, layer: int):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import cursor_bar, layer_picker, probe_picker, sample_picker, selectable_chart, time_cursor
-from rnnviz.views import analysis, dynamics, figures
+from rnnviz.views import analysis, connectivity, dynamics, figures
 
 state = page("Gradients", icon="📐")
 SELECTABLE = {"grad_curve_sel": True, "grad_jac_sel": True}  # chart key -> is its x axis time?
@@ -40,6 +40,7 @@ def draw(state) -> None:
     chart(figures.change_marks(figures.spectral_radius(analysis.radius_history(run.probes)), marks),
           figures.CAPTIONS["spectral_radius"])
     chart(with_cursor(figures.saliency(trace.input_saliency), cursor, heatmap=True), figures.CAPTIONS["saliency"])
+    connectivity_block(state, run, step, trace, cursor)
     # ---- training replay (dynamics)
     if st.toggle("Replay training", key="grad_replay", help="Animate the stored probes from step 0 to the latest.",
                  disabled=state.playing):
@@ -67,6 +68,23 @@ def jacobian_block(state, run, step: int, trace, cursor) -> None:
     fig = figures.jacobian_spectrum(jac.sigma_max[0], grad, jac.product_norm[0] * grad[-1], jac.radius[0],
                                     title=f"Step Jacobians of {jac.state}, sample {sample}, step {step} (top layer)")
     selectable_chart(with_cursor(fig, cursor), figures.CAPTIONS["jacobian_spectrum"], "grad_jac_sel")
+
+
+def connectivity_block(state, run, step: int, trace, cursor) -> None:
+    """||dy_t/dx_s|| of the shared sample at this probe step; the row at the time cursor's step (else the last)."""
+    sample = min(int(state.view.get("sample", 0)), trace.hidden.shape[1] - 1)
+    if state.playing:
+        st.caption("Connectivity ‖∂ŷ_t/∂x_s‖ is computed when training is paused (⏸).")
+        return
+    with st.spinner("Computing connectivity…"):
+        found = connectivity.run_connectivity(run, step, sample)
+    if found is None:
+        st.info("The weights of this probe step were not kept, so its connectivity cannot be computed.")
+        return
+    T = trace.hidden.shape[2]
+    t = T - 1 if cursor is None else cursor[1]
+    fig = with_cursor(figures.connectivity_map(found.matrix, found.steps, t), cursor)
+    chart(fig, figures.CAPTIONS["connectivity_map"], key="grad_connectivity")
 
 
 def replay_block(state, run) -> None:

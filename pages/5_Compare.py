@@ -9,7 +9,7 @@ from rnnviz.ui import chart, live, page
 from rnnviz.ui.control import training_control
 from rnnviz.ui.sidebar import cell_label
 from rnnviz.ui.state import compare_group, reset_compare
-from rnnviz.views import compare, figures
+from rnnviz.views import compare, connectivity, figures
 
 state = page("Compare cells", icon="⚖️", control=False, progress=False)
 st.caption("Every cell trains on the same data with the same seed and settings (the sidebar's), so the "
@@ -42,10 +42,25 @@ def draw(state) -> None:
         chart(figures.compare_losses({c: r.history for c, r in runs.items()}, baseline),
               figures.CAPTIONS["compare_losses"])
     chart(figures.compare_grad_curves(compare.last_grad_curves(runs)), figures.CAPTIONS["compare_grad_curves"])
+    connectivity_block(state, runs)
     st.dataframe(compare.summary(runs), hide_index=True)
     st.caption("Parameters: an LSTM has four gate blocks, a GRU three, a vanilla RNN one — so a GRU has about "
                "3/4 of an LSTM's weights. ms/step is measured on this machine during this comparison.")
     family_block(state)
+
+
+def connectivity_block(state, runs) -> None:
+    """Each cell's connectivity for the same probe sample at its last step, at each run's latest probe."""
+    ready = {c: r for c, r in runs.items() if r.probes}
+    if not ready or state.compare is not None and state.compare.playing:
+        st.caption("Connectivity by cell is computed when the cells are paused (⏸).")
+        return
+    sample = int(state.view.get("sample", 0))
+    found = {c: connectivity.run_connectivity(r, r.probes[-1][0], sample) for c, r in ready.items()}
+    T = next(iter(ready.values())).data.x_val.shape[1]
+    rows = {c: f.row(T - 1) for c, f in found.items() if f is not None}
+    if rows:
+        chart(figures.connectivity_rows(rows, T - 1), figures.CAPTIONS["connectivity_rows"], key="cmp_connectivity")
 
 
 def family_block(state) -> None:

@@ -6,14 +6,20 @@ It works beside a running server (it never marks the server's playing runs inter
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import webbrowser
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,7 +31,7 @@ from rnnviz.engine import changes as live
 from rnnviz.engine.checkpoint import CheckpointError, build_module, detect, read_state_dict
 from rnnviz.engine.config import FIELDS, ConfigError, RunConfig, parse_query
 from rnnviz.engine.own import ModelError, checkpoint_run
-from rnnviz.engine.train import new_run
+from rnnviz.engine.train import Run, new_run
 from rnnviz.runs import listing, runfile
 from rnnviz.runs.registry import Registry
 from rnnviz.runs.runfile import RunFileError
@@ -256,103 +262,199 @@ def _size(n: int) -> str:
 # ---- your own runs and models: train headless, open in the app, inspect a checkpoint ----------------------------
 
 
+class Refused(click.ClickException):
+    """Your settings or your file refused, with the app's own message: exit 2, as click's usage errors."""
+
+    exit_code = 2
+
+
 def read_settings(source: str) -> tuple[RunConfig, live.Changes]:
     """Settings from a JSON file ({"cell": "lstm", ..., "changes": [[step, {...}], ...]}) or from a link or its
     query string (`http://host/Train?cell=gru&hidden_size=24`); the app's own checks and messages."""
-    path = Path(source)
     try:
-        if path.suffix.lower() == ".json":
-            if not path.is_file():
-                raise click.ClickException(f"{source}: no such file")
-            try:
-                settings = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as err:
-                raise click.ClickException(f"{source} is not a JSON object of settings ({err})") from None
-            if not isinstance(settings, dict):
-                raise click.ClickException(f"{source} must hold a JSON object of settings, e.g. {{\"cell\": \"gru\"}}")
-            items = settings.pop("changes", [])
-            config = RunConfig.from_dict(settings)
-            return config, live.from_list(config, items)
+        if Path(source).suffix.lower() == ".json":
+            return json_settings(Path(source))
         query = urlparse(source).query if "://" in source or source.startswith("/") else source.lstrip("?")
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         if not any(k in FIELDS or k == "changes" for k in params):
-            raise click.ClickException(f"{source!r} is neither a .json file nor a link with settings "
-                                       "(e.g. 'cell=gru&hidden_size=24')")
-        config = parse_query(params)
+            raise Refused(f"{source!r} is neither a .json file nor a link with settings "
+                          "(e.g. 'cell=gru&hidden_size=24')")
+        config = parse_query(params)  # keys that are not settings (run=, view=) are left out, as the app does
         return config, live.from_json(config, params["changes"]) if "changes" in params else ()
     except (ConfigError, DatasetError) as err:
-        raise click.ClickException(f"settings refused: {err}") from None
+        raise Refused(f"settings refused: {err}") from None
+
+
+def json_settings(path: Path) -> tuple[RunConfig, live.Changes]:
+    if not path.is_file():
+        raise Refused(f"{path}: no such file")
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise Refused(f"{path} is not a JSON object of settings ({f'{err}'.splitlines()[0]})") from None
+    if not isinstance(settings, dict):
+        raise Refused(f"{path} must hold a JSON object of settings, e.g. {{\"cell\": \"gru\", \"steps\": 500}}")
+    items = settings.pop("changes", [])
+    config = RunConfig.from_dict(settings)
+    return config, live.from_list(config, items)
 
 
 @main.command("train")
+@data_dir_option
 @click.argument("source")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The run file to write (.zip; open it in the app's sidebar or with `python -m rnnviz open`).")
-def train_command(source: str, out: Path) -> None:
+@click.option("--keep", is_flag=True, help="Also keep the run in the run store (--data-dir) and print its link.")
+@click.pass_context
+def train_command(ctx: click.Context, source: str, out: Path, keep: bool) -> None:
     """Train a run headless from SOURCE (a JSON file of settings, or an app link) and write its run file: a
-    workshop's runs trained before it starts. Ctrl-C stops and writes the run so far."""
+    workshop's runs trained before it starts. Ctrl-C stops after the step under way and writes the run so far."""
     config, changes = read_settings(source)
+    if not out.absolute().parent.is_dir():
+        raise Refused(f"--out {out}: there is no folder {out.absolute().parent} to write it in")
     try:
         run = new_run(config, changes=changes)
     except (ConfigError, DatasetError) as err:
-        raise click.ClickException(f"settings refused: {err}") from None
-    stopped, started = False, time.perf_counter()
+        raise Refused(f"settings refused: {err}") from None
+    started = time.perf_counter()
+    with stop_on_ctrl_c() as stopped:
+        train_with_bar(run, stopped)
+    if run.step < 0:
+        raise click.ClickException(f"stopped before the first step: nothing to write to {out}")
+    write_atomically(out, runfile.save_run(run))
+    click.echo(summary(run, stopped(), time.perf_counter() - started, out))
+    if keep:
+        root, secret = keep_in_store(ctx, run, origin="cli", name=out.name)
+        click.echo(f"kept in {root}: /Train?run={secret} on a server with that data folder")
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c() -> Iterator[Callable[[], bool]]:
+    """A first Ctrl-C asks training to stop after the step under way (so the run is whole); a second one quits
+    at once, writing nothing. Where no handler can be set (not the main thread) Ctrl-C just quits."""
+    asked: list[bool] = []
+
+    def ask(_signum, _frame) -> None:
+        asked.append(True)
+        signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+        click.echo("\nstopping after this step, then writing the run so far (Ctrl-C again: quit, write nothing)",
+                   err=True)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, ask) if main_thread else None
+    try:
+        yield lambda: bool(asked)
+    finally:
+        if main_thread and signal.getsignal(signal.SIGINT) is ask:
+            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+
+
+def train_with_bar(run: Run, stopped: Callable[[], bool]) -> None:
+    """Train to the end, divergence or `stopped`, with a progress bar (step, steps/s, time left) drawn at most
+    every 0.5 s: a tiny run takes thousands of steps a second."""
+    t0 = last = time.perf_counter()
 
     def speed(_) -> str:
-        pace = run.step / max(run.seconds, 1e-9) if run.step > 0 else 0
-        return f"{pace:,.0f} steps/s"
+        return f"{run.step / max(time.perf_counter() - t0, 1e-9):,.0f} steps/s" if run.step > 0 else ""
 
-    with click.progressbar(length=config.steps + 1, label="training", show_pos=True, item_show_func=speed,
+    with click.progressbar(length=run.config.steps + 1, label="training", show_pos=True, item_show_func=speed,
                            file=sys.stderr) as bar:
-        try:
-            for event in run.events():
-                run.record(event)
-                bar.update(1, event)
-        except KeyboardInterrupt:
-            stopped = True
-    write_atomically(out, runfile.save_run(run))
+        done = 0
+        for event in run.events(stop=stopped):
+            run.record(event)
+            if (now := time.perf_counter()) - last >= 0.5 or run.finished:
+                bar.update(run.step + 1 - done)
+                done, last = run.step + 1, now
+
+
+def summary(run: Run, stopped: bool, seconds: float, out: Path) -> str:
     val = run.latest_losses().get("val_loss")
-    ending = f"diverged at step {run.diverged_at:,}" if run.diverged_at is not None else \
-        "stopped (Ctrl-C)" if stopped else "finished"
-    click.echo(f"{ending}: {max(run.step, 0):,} / {config.steps:,} steps in {time.perf_counter() - started:,.1f} s"
-               + ("" if val is None else f", validation loss {val:.4g}") + f" -> {out}")
+    ending = (f"diverged at step {run.diverged_at:,}" if run.diverged_at is not None
+              else "stopped (Ctrl-C), the run so far written" if stopped else "finished, did not diverge")
+    return (f"{ending}: {max(run.step, 0):,} / {run.config.steps:,} steps in {seconds:,.1f} s"
+            + ("" if val is None else f", validation loss {val:.4g}") + f" -> {out}")
 
 
 def write_atomically(path: Path, blob: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(blob)
-    os.replace(temp, path)
+    """A reader (or a Ctrl-C) never finds half a file: the whole one is written beside it, then renamed."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_bytes(blob)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def keep_in_store(ctx: click.Context, run: Run, origin: str, name: str) -> tuple[Path, str]:
+    """Register the run in --data-dir's store (made if missing) and write its checkpoint; its root and link id."""
+    root = Path(ctx.meta.get("data_dir") or server.data_dir())
+    store = Store(root, recover=False)
+    if not store.available:
+        raise click.ClickException(store.why)
+    try:
+        registry = Registry(store, cache=None)
+        access = registry.adopt(run, origin=origin, name=name)
+        if not registry.checkpoint(access.held):
+            raise click.ClickException(f"{name} was not kept in {root}: "
+                                       f"{registry.why or 'an untrained run is made again from its settings'}")
+    finally:
+        store.close()
+    return root, access.secret
 
 
 @main.command("open")
 @data_dir_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--port", default=8501, show_default=True, help="The app's port.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="The app's port.")
 @click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For a checkpoint: your sequences (.npy), when the checkpoint does not read 1 feature (sine).")
 @click.option("--nonlinearity", type=click.Choice(["tanh", "relu"]), default="tanh", show_default=True,
               help="For an nn.RNN checkpoint: its nonlinearity (shapes do not tell).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser (none is opened when stdout is not a "
+              "terminal either).")
 @click.option("--dry-run", is_flag=True, help="Keep the run and print its link; do not start the app.")
 @click.pass_context
 def open_command(ctx: click.Context, file: Path, port: int, data_file: Path | None, nonlinearity: str,
-                 dry_run: bool) -> None:
+                 no_browser: bool, dry_run: bool) -> None:
     """Open FILE in the app: a run file (.zip) or a checkpoint of your own model (.pt, .safetensors). It is kept in
     the run store like any run and the app starts on it."""
     run = load_any(file, data_file, nonlinearity)
-    root = Path(ctx.meta.get("data_dir") or server.data_dir())
-    registry = Registry(Store(root), cache=None)
-    access = registry.adopt(run, origin="file" if file.suffix.lower() == SUFFIX else "checkpoint", name=file.name)
-    registry.checkpoint(access.held)
-    link = f"http://localhost:{port}/Train?run={access.secret}"
-    registry.store.close()
+    origin = "file" if file.suffix.lower() == SUFFIX else "checkpoint"
+    root, secret = keep_in_store(ctx, run, origin=origin, name=file.name)
+    link = f"http://localhost:{port}/Train?run={secret}"
     click.echo(f"{file.name}: a run at step {max(run.step, 0):,} of {run.config.steps:,}, kept in {root}\n{link}")
     if dry_run:
         return
+    ctx.exit(serve(root, port, link if not no_browser and sys.stdout.isatty() else None))
+
+
+def serve(root: Path, port: int, browse: str | None) -> int:
+    """`streamlit run app.py` on the store in `root` until it ends (Ctrl-C); opens `browse` once it answers."""
     app = Path(__file__).resolve().parents[1] / "app.py"
     env = {**os.environ, "RNNVIZ_DATA_DIR": str(root)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.headless", "true"]
-    raise SystemExit(subprocess.call(command, cwd=app.parent, env=env))
+    with subprocess.Popen(command, cwd=app.parent, env=env) as app_server:
+        try:
+            if browse is not None and answers(app_server, port):
+                webbrowser.open(browse)
+            return app_server.wait()
+        except KeyboardInterrupt:  # the terminal sent it to streamlit too: let it shut down
+            try:
+                return app_server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app_server.terminate()
+                return app_server.wait()
+
+
+def answers(process: subprocess.Popen, port: int, seconds: float = 30) -> bool:
+    """Whether the server listens on `port` within `seconds` (False once it has exited)."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=0.5):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def load_any(file: Path, data_file: Path | None, nonlinearity: str):
@@ -362,14 +464,14 @@ def load_any(file: Path, data_file: Path | None, nonlinearity: str):
         try:
             return runfile.load_run(blob)
         except RunFileError as err:
-            raise click.ClickException(f"{file.name} was not opened: {err}") from None
+            raise Refused(f"{file.name} was not opened: {err}") from None
     det, weights = read_checkpoint(file)
     try:
         config = RunConfig(cell=det.kind if det.kind != "rnn" else f"rnn_{nonlinearity}", hidden_size=det.hidden_size,
                            num_layers=det.num_layers, **data_settings(data_file))
         return checkpoint_run(config, det.recurrent_state(weights), det.head_state(weights))
     except (ConfigError, DatasetError, ModelError) as err:
-        raise click.ClickException(f"{file.name} does not fit: {err}") from None
+        raise Refused(f"{file.name} does not fit: {err}") from None
 
 
 def read_checkpoint(file: Path):
@@ -377,7 +479,7 @@ def read_checkpoint(file: Path):
         weights = read_state_dict(file.read_bytes(), file.name)
         return detect(weights), weights
     except CheckpointError as err:
-        raise click.ClickException(f"{file.name} was not opened: {err}") from None
+        raise Refused(f"{file.name} was not opened: {err}") from None
 
 
 def data_settings(data_file: Path | None) -> dict:
@@ -388,7 +490,7 @@ def data_settings(data_file: Path | None) -> dict:
         key = register_upload(data_file.read_bytes(), data_file.name)
         steps = parse_npy(data_file.read_bytes()).shape[1]
     except DatasetError as err:
-        raise click.ClickException(f"{data_file.name} was not used: {err}") from None
+        raise Refused(f"{data_file.name} was not used: {err}") from None
     return {"dataset": "npy", "dataset_params": {"upload": key}, "seq_len": min(steps - 1, 2000)}
 
 
@@ -410,13 +512,13 @@ def inspect_command(checkpoint: Path, data_file: Path | None, html_file: Path, s
         try:
             x = parse_npy(data_file.read_bytes())[:samples]
         except DatasetError as err:
-            raise click.ClickException(f"{data_file.name} was not used: {err}") from None
+            raise Refused(f"{data_file.name} was not used: {err}") from None
     else:
         x = load_dataset(RunConfig(dataset="sine")).x_val[:samples].numpy()
     try:
         view = inspect(module, x, head=head)
     except ModelError as err:
-        raise click.ClickException(f"{checkpoint.name} does not fit the data: {err}") from None
+        raise Refused(f"{checkpoint.name} does not fit the data: {err}") from None
     write_atomically(html_file, view.html().encode())
     decay = view.decay()
     click.echo(f"{det.kind.upper()} {det.num_layers}×{det.hidden_size} on {x.shape[0]} sequences of {x.shape[1]} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from rnnviz import cli
 from rnnviz.cli import main
+from rnnviz.engine import changes as live
 from rnnviz.engine.config import RunConfig
 from rnnviz.engine.train import Run, new_run, train_run
 from rnnviz.runs import runfile
@@ -255,20 +258,40 @@ def test_python_dash_m_rnnviz_lists_the_runs(kept):
 # ---- train, open, inspect: your own runs and models
 
 
+def same_losses(got: Run, want: Run) -> None:
+    columns = [c for c in want.history.columns if c != "seconds"]  # everything but the clock
+    pd.testing.assert_frame_equal(got.history[columns], want.history[columns])
+
+
+def test_train_from_a_json_config_writes_the_run_train_run_trains(tmp_path):
+    config = {"cell": "lstm", "hidden_size": 8, "seq_len": 10, "steps": 30}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    out = tmp_path / "run.zip"
+    done = CliRunner().invoke(main, ["train", str(tmp_path / "c.json"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    summary = done.output.strip().splitlines()[-1]
+    assert summary.startswith("finished, did not diverge: 30 / 30 steps in ") and summary.endswith(f"-> {out}")
+    want = train_run(RunConfig.from_dict(config))
+    assert f"validation loss {want.latest_losses()['val_loss']:.4g}" in summary
+    got = runfile.load_run(out.read_bytes())
+    assert got.config == want.config and got.step == 30
+    same_losses(got, want)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json", "run.zip"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "run.zip"]  # no temporary file left
+
+
 def test_train_from_a_json_config_with_changes_writes_the_run_it_trains(tmp_path):
     config = {"cell": "gru", "hidden_size": 8, "seq_len": 10, "steps": 30, "changes": [[10, {"lr": 0.01}]]}
     (tmp_path / "c.json").write_text(json.dumps(config))
     out = tmp_path / "run.zip"
     done = CliRunner().invoke(main, ["train", str(tmp_path / "c.json"), "--out", str(out)])
     assert done.exit_code == 0, done.output
-    assert "finished: 30 / 30 steps" in done.output and str(out) in done.output
-    from rnnviz.engine import changes as live
-
+    assert "30 / 30 steps" in done.output and str(out) in done.output
     first = RunConfig.from_dict({k: v for k, v in config.items() if k != "changes"})
     want = train_run(first, changes=live.from_list(first, config["changes"]))
     got = runfile.load_run(out.read_bytes())
     assert got.changes == want.changes
-    pd.testing.assert_series_equal(got.history.loss, want.history.loss)
+    same_losses(got, want)
 
 
 def test_train_from_a_link_reproduces_the_link(tmp_path):
@@ -276,26 +299,83 @@ def test_train_from_a_link_reproduces_the_link(tmp_path):
     out = tmp_path / "run.zip"
     assert CliRunner().invoke(main, ["train", link, "--out", str(out)]).exit_code == 0
     got = runfile.load_run(out.read_bytes())
-    assert got.config == RunConfig(cell="lstm", hidden_size=8, seq_len=10, steps=20)
+    config = RunConfig(cell="lstm", hidden_size=8, seq_len=10, steps=20)
+    assert got.config == config
     assert [(c.step, dict(c.values)) for c in got.changes] == [(5, {"clip": 0.5})]
+    same_losses(got, train_run(config, changes=live.from_json(config, '[[5, {"clip": 0.5}]]')))
+    query = CliRunner().invoke(main, ["train", "cell=lstm&hidden_size=8&seq_len=10&steps=20", "--out", str(out)])
+    assert query.exit_code == 0 and runfile.load_run(out.read_bytes()).config == config  # the query string alone
 
 
 @pytest.mark.parametrize("source, message", [
     ("hidden_size=100000", "hidden_size=100000 is out of range; allowed: 1 to 512"),
-    ("cell=foo", "cell='foo' is not allowed"),
+    ("http://host/Train?cell=foo", "cell='foo' is not allowed"),
     ('steps=20&changes=[[5,{"seed":1}]]', "seed cannot change while a run trains"),
     ("nothing here", "is neither a .json file nor a link with settings"),
 ])
 def test_train_refuses_bad_settings_with_the_apps_messages(tmp_path, source, message):
     done = CliRunner().invoke(main, ["train", source, "--out", str(tmp_path / "x.zip")])
-    assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
+    assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output
     assert not (tmp_path / "x.zip").exists()
 
 
-def test_train_refuses_a_json_file_that_is_not_settings(tmp_path):
-    (tmp_path / "bad.json").write_text("[1, 2")
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2", "is not a JSON object of settings (Expecting"),
+    ("[1, 2]", "must hold a JSON object of settings"),
+    ('{"hidden": 8}', "unknown setting(s) hidden"),
+    ('{"steps": 20, "changes": [[5, {"lr": -1}]]}', "lr=-1 is out of range"),
+])
+def test_train_refuses_a_json_file_that_is_not_settings(tmp_path, text, message):
+    (tmp_path / "bad.json").write_text(text)
     done = CliRunner().invoke(main, ["train", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x.zip")])
-    assert done.exit_code == 1 and "is not a JSON object of settings" in done.output
+    assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output, done.output
+    missing = CliRunner().invoke(main, ["train", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.zip")])
+    assert missing.exit_code == 2 and "none.json: no such file" in missing.output
+
+
+def test_train_into_a_missing_folder_is_refused_before_training(tmp_path):
+    done = CliRunner().invoke(main, ["train", "steps=20", "--out", str(tmp_path / "no" / "x.zip")])
+    assert done.exit_code == 2 and "there is no folder" in done.output
+
+
+def test_ctrl_c_stops_training_and_writes_the_run_so_far(tmp_path, monkeypatch):
+    record = Run.record
+
+    def press_ctrl_c_at_step_12(run, event):
+        record(run, event)
+        if event.step == 12:
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # what the terminal's Ctrl-C calls
+
+    monkeypatch.setattr(Run, "record", press_ctrl_c_at_step_12)
+    out = tmp_path / "run.zip"
+    done = CliRunner().invoke(main, ["train", "hidden_size=8&seq_len=10&steps=30", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "stopped (Ctrl-C), the run so far written: 12 / 30 steps" in done.output
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    got = runfile.load_run(out.read_bytes())
+    want = train_run(RunConfig(hidden_size=8, seq_len=10, steps=30))
+    assert got.step == 12 and not got.finished
+    pd.testing.assert_series_equal(got.history.loss, want.history.loss[:13])
+
+
+def test_train_says_where_a_run_diverged(tmp_path):
+    link = "cell=rnn_relu&hidden_size=32&seq_len=20&steps=40&recurrent_radius=1.5&lr=1.0&optimizer=sgd&clip=none"
+    done = CliRunner().invoke(main, ["train", link, "--out", str(tmp_path / "run.zip")])
+    assert done.exit_code == 0, done.output
+    run = runfile.load_run((tmp_path / "run.zip").read_bytes())
+    assert run.diverged_at is not None and f"diverged at step {run.diverged_at}: " in done.output
+
+
+def test_train_keep_also_keeps_the_run_in_the_store(tmp_path):
+    out, data = tmp_path / "run.zip", tmp_path / "data"
+    done = CliRunner().invoke(main, ["train", "hidden_size=8&seq_len=10&steps=20", "--out", str(out), "--keep",
+                                     "--data-dir", str(data)])
+    assert done.exit_code == 0, done.output
+    assert f"kept in {data}: /Train?run=" in done.output
+    secret = done.output.split("?run=")[1].split()[0]
+    found = Registry(Store(data), cache=None).open(secret)
+    assert found is not None and found.run.step == 20
+    assert [e.origin for e in Store(data).entries()] == ["cli"]
 
 
 def test_open_keeps_a_run_file_in_the_store_and_prints_its_link(tmp_path):
@@ -303,9 +383,42 @@ def test_open_keeps_a_run_file_in_the_store_and_prints_its_link(tmp_path):
     path.write_bytes(runfile.save_run(train_run(CFG)))
     done = CliRunner().invoke(main, ["open", str(path), "--dry-run", "--data-dir", str(tmp_path / "data")])
     assert done.exit_code == 0, done.output
+    assert "http://localhost:8501/Train?run=" in done.output
     secret = done.output.split("?run=")[1].split()[0]
+    assert [(e.name, e.origin, e.step) for e in Store(tmp_path / "data").entries()] == [("mine.zip", "file", 20)]
     found = Registry(Store(tmp_path / "data"), cache=None).open(secret)
     assert found is not None and found.run.step == CFG.steps
+    other = CliRunner().invoke(main, ["open", str(path), "--dry-run", "--port", "9000", "--no-browser",
+                                      "--data-dir", str(tmp_path / "data")])
+    assert other.exit_code == 0 and "http://localhost:9000/Train?run=" in other.output
+
+
+def test_open_starts_the_app_on_the_store(tmp_path, monkeypatch):
+    path = tmp_path / "mine.zip"
+    path.write_bytes(runfile.save_run(train_run(CFG)))
+    started = []
+
+    class App:  # stands in for the streamlit process
+        def __init__(self, command, cwd, env):
+            started.append((command, cwd, env["RNNVIZ_DATA_DIR"]))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            pass
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(cli.subprocess, "Popen", App)
+    monkeypatch.setattr(cli.webbrowser, "open", lambda url: pytest.fail("no browser without a terminal"))
+    done = CliRunner().invoke(main, ["open", str(path), "--port", "8600", "--data-dir", str(tmp_path / "data")])
+    assert done.exit_code == 0, done.output
+    [(command, cwd, data)] = started
+    assert command[1:4] == ["-m", "streamlit", "run"] and Path(command[4]) == ROOT / "app.py"
+    assert command[5:] == ["--server.port", "8600", "--server.headless", "true"]
+    assert Path(cwd) == ROOT and data == str(tmp_path / "data")
 
 
 def test_open_keeps_a_checkpoint_from_step_0_and_refuses_a_file_that_is_neither(tmp_path):
@@ -323,7 +436,8 @@ def test_open_keeps_a_checkpoint_from_step_0_and_refuses_a_file_that_is_neither(
     assert torch.equal(found.run.model.rnn.weight_hh_l0, module.rnn.weight_hh_l0)
     (tmp_path / "x.zip").write_bytes(b"not a zip")
     bad = CliRunner().invoke(main, ["open", str(tmp_path / "x.zip"), "--dry-run", "--data-dir", str(tmp_path / "d")])
-    assert bad.exit_code == 1 and "was not opened: this is not a run file" in bad.output
+    assert bad.exit_code == 2 and "x.zip was not opened: this is not a run file" in bad.output
+    assert "Traceback" not in bad.output and len(Store(tmp_path / "d").entries()) == 1  # nothing more kept
 
 
 def test_inspect_writes_one_html_report_of_a_checkpoint_on_your_sequences(tmp_path):
@@ -346,4 +460,4 @@ def test_inspect_writes_one_html_report_of_a_checkpoint_on_your_sequences(tmp_pa
     html = out.read_text()
     assert html.count('class="plotly-graph-div"') == 8 and "Step Jacobians" in html
     wrong = CliRunner().invoke(main, ["inspect", str(tmp_path / "lstm.pt"), "--html", str(out)])  # sine: 1 feature
-    assert wrong.exit_code == 1 and "inputs have 1 feature per step but the module's input_size is 3" in wrong.output
+    assert wrong.exit_code == 2 and "inputs have 1 feature per step but the module's input_size is 3" in wrong.output

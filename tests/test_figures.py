@@ -12,6 +12,7 @@ from rnnviz import RunConfig, load_dataset, train_run
 from rnnviz.views import analysis as A
 from rnnviz.views import dynamics, metrics
 from rnnviz.views import figures as F
+from rnnviz.views.connectivity import run_connectivity
 
 BUILDERS = [name for name, fn in inspect.getmembers(F, inspect.isfunction)
             if fn.__module__ == F.__name__ and not name.startswith("_") and name not in F.OVERLAYS]
@@ -254,6 +255,7 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
     decay = A.decay_rate(last.grad_norms[layer])
     curves = [(s, t.grad_norms[layer].mean(0)) for s, t in run.probes]
     jac = dynamics.run_jacobians(run, run.probes[-1][0], (0,))
+    conn = run_connectivity(run, run.probes[-1][0], 0)
     return {
         "loss_curves": F.loss_curves(run.history, run.data.baseline, log_y=True),
         "predictions": F.predictions(metrics.predict(run.model, run.data), run.data.y_val.numpy()),
@@ -278,6 +280,9 @@ def all_figures(run, layer: int = -1) -> dict[str, go.Figure]:
                                                                  run.probes], A.pca_ranges(pca, run.probes, layer)),
         "grad_replay": F.grad_replay([s for s, _ in run.probes], [t.grad_norms[-1, 0] for _, t in run.probes]),
         "next_word_bars": F.next_word_bars([("prices", 0.2), ("the", 0.1), ("<unk>", 0.05)]),
+        "connectivity_map": F.connectivity_map(conn.matrix, conn.steps, 5),
+        "connectivity_rows": F.connectivity_rows({cell: conn.row(11), "copy": conn.row(5)}, 11),
+        "search_match": F.search_match(last.hidden[layer, 0], np.array([0, 2]), 3, 6, "match"),
         **sweep_figures(run),
     }
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnviz.engine.cells import unroll
+from rnnviz.engine.cellspec import spec
+from rnnviz.views.dynamics import cached, model_at
+
 MAX_STEPS = 200  # output steps of one connectivity matrix; longer sequences get evenly spaced ones
 CHUNK_BYTES = 256 * 2**20  # activations of the copies of a sequence computed in one pass
 
@@ -110,3 +114,46 @@ def find_matches(values: np.ndarray, units: np.ndarray, threshold: float, length
     score = np.minimum(lengths, length) / np.maximum(lengths, length)
     order = np.lexsort((-lengths, -score))[:limit]
     return [Match(int(samples[i]), int(starts[i]), int(ends[i]), float(score[i])) for i in order]
+
+
+MAX_POSITIONS = 20_000  # validation samples × steps searched (the benchmark: 10,000 positions of 512 units)
+
+
+@torch.no_grad()
+def searchable(model, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """The top layer's values that can be searched, (N, T, H) each: h_t, the LSTM's c_t and every gate."""
+    cell, rnn = spec(model.cell), model.rnn
+    u = model.rnn_input(x)
+    for k in range(rnn.num_layers - 1):
+        u = unroll(cell, rnn, k, u)[0][0]
+    states, prev, xp, hp = unroll(cell, rnn, rnn.num_layers - 1, u)
+    _, gates = cell.pointwise(xp, hp, tuple(prev))
+    out = {"hidden": states[0].numpy()}
+    if cell.has_cell_state:
+        out["cell_state"] = states[1].numpy()
+    if cell.gated:  # a vanilla RNN's only "gate" is its pre-activation: its state says it all
+        out |= {name: g.numpy() for name, g in zip(cell.gate_names, gates, strict=True)}
+    return out
+
+
+def search_data(x_val: torch.Tensor, T: int) -> torch.Tensor:
+    """The validation samples searched: as many as MAX_POSITIONS steps allow."""
+    return x_val[: max(1, MAX_POSITIONS // max(T, 1))]
+
+
+def run_connectivity(run, step: int, sample: int) -> Connectivity | None:
+    """The connectivity of probe sample `sample` (x_val[sample]) at probe `step`; None when its weights were not
+    kept. Cached on the run."""
+    def compute():
+        model = model_at(run, step)
+        return None if model is None else connectivity(model, run.data.x_val[sample : sample + 1])
+    return cached(run, ("connectivity", step, sample), compute)
+
+
+def run_searchable(run, step: int) -> dict[str, np.ndarray] | None:
+    """The values of the searched validation samples at probe `step` (see searchable); cached on the run."""
+    def compute():
+        model = model_at(run, step)
+        T = run.data.x_val.shape[1]
+        return None if model is None else searchable(model, search_data(run.data.x_val, T))
+    return cached(run, ("searchable", step), compute)

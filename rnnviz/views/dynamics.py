@@ -278,7 +278,7 @@ def model_at(run, step: int):
     return model
 
 
-def _cached(run, key: tuple, compute):
+def cached(run, key: tuple, compute):
     """compute() once per (run, key): the cache lives on the run, so a shared finished run shares it too."""
     cache = vars(run).setdefault("_dynamics_cache", {})
     if key not in cache:
@@ -291,7 +291,7 @@ def run_jacobians(run, step: int, samples: tuple[int, ...]) -> Jacobians | None:
     def compute():
         model = model_at(run, step)
         return None if model is None else step_jacobians(model, run.data.x_val[list(samples)])
-    return _cached(run, ("jacobians", step, tuple(samples)), compute)
+    return cached(run, ("jacobians", step, tuple(samples)), compute)
 
 
 def run_fixed_points(run, step: int, value: float, search: FixedPointSearch | None = None) -> FixedPoints | None:
@@ -303,4 +303,4 @@ def run_fixed_points(run, step: int, value: float, search: FixedPointSearch | No
         if model is None or trace is None:
             return None
         return find_fixed_points(model, constant_input(model, value), joint_states(trace), search)
-    return _cached(run, ("fixed_points", step, float(value), search), compute)
+    return cached(run, ("fixed_points", step, float(value), search), compute)

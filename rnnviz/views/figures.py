@@ -420,6 +420,54 @@ def saliency(values: np.ndarray):
     return _style(fig, "Input saliency ‖∂L/∂x_t‖", "time step t", "probe sample")
 
 
+CAPTIONS.update({
+    "connectivity_map": "Connectivity: how strongly each input x_s (columns) reaches the prediction at step t (rows), "
+    "‖∂ŷ_t/∂x_s‖ on a log colour scale; nothing above the diagonal, as no output reads the future. The line below "
+    "is the row at the time cursor's step (the last step without one): a short bright band is a short memory.",
+    "connectivity_rows": "Each cell's ‖∂ŷ_t/∂x_s‖ for the same probe sample at the same output step t (log scale), "
+    "against s: how far back each one's prediction reaches (Distill's GRU against LSTM).",
+    "search_match": "The chosen units over the matched sample, the match outlined: every unit of the set is on "
+    "(at or above the threshold) at every outlined step.",
+})
+
+
+def connectivity_map(matrix: np.ndarray, steps: np.ndarray, t: int):
+    """The (output step × input step) connectivity heatmap over the row at output step t."""
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.08, shared_xaxes=True)
+    values = np.where(matrix > 0, matrix, np.nan)
+    r_idx, s_idx = _grid(*values.shape, MAX_POINTS // 2)
+    fig.add_trace(go.Heatmap(z=np.log10(values[np.ix_(r_idx, s_idx)]), x=s_idx, y=np.asarray(steps)[r_idx],
+                             colorscale="Viridis", colorbar=dict(title="log10", len=0.7, y=0.65),
+                             hovertemplate="output t %{y}, input s %{x}: 10^%{z:.2f}<extra></extra>"), row=1, col=1)
+    row = matrix[int(np.abs(np.asarray(steps) - t).argmin())]
+    s = downsample_index(len(row), LINE_POINTS)
+    fig.add_scatter(x=s, y=_positive(row[s]), mode="lines", name=f"t = {t}", line=dict(color="#3969AC"),
+                    row=2, col=1)
+    fig.update_yaxes(title_text="output step t", row=1, col=1)
+    fig.update_yaxes(type="log", title_text="‖∂ŷ_t/∂x_s‖", row=2, col=1)
+    fig.update_xaxes(title_text="input step s", row=2, col=1)
+    return _style(fig, f"Connectivity ‖∂ŷ_t/∂x_s‖ (row: t = {t})", "input step s", "output step t")
+
+
+def connectivity_rows(rows: dict[str, np.ndarray], t: int, colors: dict[str, str] | None = None):
+    """One ‖∂ŷ_t/∂x_s‖ line per cell (or run) against s, for one output step t."""
+    fig = go.Figure()
+    for name, row in rows.items():
+        s = downsample_index(len(row), LINE_POINTS)
+        fig.add_scatter(x=s, y=_positive(np.asarray(row)[s]), mode="lines", name=name,
+                        line=dict(color=colors[name] if colors else _cell_color(name), width=2))
+    fig.update_yaxes(type="log", exponentformat="power")
+    return _style(fig, f"Connectivity at output step t = {t} by cell", "input step s", "‖∂ŷ_t/∂x_s‖")
+
+
+def search_match(values: np.ndarray, units: np.ndarray, start: int, end: int, title: str):
+    """The chosen units (rows) over one sample's steps (columns), the match outlined."""
+    fig = state_heatmap(values[:, units], title)
+    fig.data[0].y = [f"unit {units[i]}" for i in np.asarray(fig.data[0].y, dtype=int)]  # the units' own numbers
+    fig.update_yaxes(type="category")
+    return heatmap_cursor(fig, start, end)
+
+
 # ---------------------------------------------------------------- Compare page
 
 
