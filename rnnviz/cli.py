@@ -336,7 +336,7 @@ def stop_on_ctrl_c() -> Iterator[Callable[[], bool]]:
 
     def ask(_signum, _frame) -> None:
         asked.append(True)
-        signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
         click.echo("\nstopping after this step, then writing the run so far (Ctrl-C again: quit, write nothing)",
                    err=True)
 
@@ -346,7 +346,7 @@ def stop_on_ctrl_c() -> Iterator[Callable[[], bool]]:
         yield lambda: bool(asked)
     finally:
         if main_thread and signal.getsignal(signal.SIGINT) is ask:
-            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 def train_with_bar(run: Run, stopped: Callable[[], bool]) -> None:

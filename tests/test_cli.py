@@ -339,7 +339,10 @@ def test_train_into_a_missing_folder_is_refused_before_training(tmp_path):
 
 
 def test_ctrl_c_stops_training_and_writes_the_run_so_far(tmp_path, monkeypatch):
+    want = train_run(RunConfig(hidden_size=8, seq_len=10, steps=30))  # before Ctrl-C is wired into Run.record
     record = Run.record
+    # a terminal's Python starts with this handler; CI may start it with SIGINT ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def press_ctrl_c_at_step_12(run, event):
         record(run, event)
@@ -348,12 +351,15 @@ def test_ctrl_c_stops_training_and_writes_the_run_so_far(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Run, "record", press_ctrl_c_at_step_12)
     out = tmp_path / "run.zip"
-    done = CliRunner().invoke(main, ["train", "hidden_size=8&seq_len=10&steps=30", "--out", str(out)])
+    try:
+        done = CliRunner().invoke(main, ["train", "hidden_size=8&seq_len=10&steps=30", "--out", str(out)])
+        handler_after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert done.exit_code == 0, done.output
     assert "stopped (Ctrl-C), the run so far written: 12 / 30 steps" in done.output
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    assert handler_after is signal.default_int_handler  # given back
     got = runfile.load_run(out.read_bytes())
-    want = train_run(RunConfig(hidden_size=8, seq_len=10, steps=30))
     assert got.step == 12 and not got.finished
     pd.testing.assert_series_equal(got.history.loss, want.history.loss[:13])
 
@@ -461,3 +467,15 @@ def test_inspect_writes_one_html_report_of_a_checkpoint_on_your_sequences(tmp_pa
     assert html.count('class="plotly-graph-div"') == 8 and "Step Jacobians" in html
     wrong = CliRunner().invoke(main, ["inspect", str(tmp_path / "lstm.pt"), "--html", str(out)])  # sine: 1 feature
     assert wrong.exit_code == 2 and "inputs have 1 feature per step but the module's input_size is 3" in wrong.output
+
+
+@pytest.mark.parametrize("before", [signal.SIG_DFL, signal.SIG_IGN])
+def test_train_gives_back_the_sigint_disposition_it_found(tmp_path, before):
+    previous = signal.signal(signal.SIGINT, before)
+    try:
+        done = CliRunner().invoke(main, ["train", "hidden_size=8&seq_len=10&steps=5", "--out", str(tmp_path / "r.zip")])
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert done.exit_code == 0, done.output
+    assert after == before  # SIG_DFL is 0: not mistaken for "no handler"
