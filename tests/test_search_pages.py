@@ -3,8 +3,9 @@ Compare shows each cell's row, and the Hidden states page lists the units of a s
 switch on together (its first match is the span itself)."""
 
 import numpy as np
+import pandas as pd
 
-from rnnviz.views import connectivity
+from rnnviz.views import connectivity, hypotheses, textviz
 from tests.pagetools import open_page, press, specs, state, widget
 
 SHORT = {"hidden_size": "16", "seq_len": "20", "steps": "40", "probe_every": "10", "eval_every": "10"}
@@ -51,3 +52,50 @@ def test_a_selected_span_gives_its_units_and_the_places_they_switch_on_together(
     assert any(f"{len(units)} unit(s):" in m.value for m in at.markdown)
     widget(at, "number_input", "view_search_threshold").set_value(5.0).run()  # no tanh state reaches 5
     assert any("No unit is on over the whole span" in i.value for i in at.info)
+
+
+TEXT = {"dataset": "text", "cell": "lstm", "hidden_size": "16", "seq_len": "30", "steps": "20"}
+
+
+def test_the_text_page_ranks_units_by_your_regular_expression_and_underlines_it():
+    at = press(open_page("pages/6_Text.py", **TEXT), "ctl_step", times=3)
+    widget(at, "selectbox", "view_hyp_kind").set_value(hypotheses.REGEX).run()
+    widget(at, "text_input", "view_hyp_regex").set_value(r"\(.*?\)").run()
+    assert not at.exception
+    text, values = textviz.run_text_values(state(at).run, textviz.SEARCH_CHARS)
+    feature = hypotheses.marks(text, hypotheses.REGEX, r"\(.*?\)")
+    want = hypotheses.rank_units(values["hidden"], feature, binary=True).table
+    pd.testing.assert_frame_equal(at.dataframe[0].value.reset_index(drop=True), want)
+    html = next(m.value for m in at.markdown if "background:rgb(" in m.value)
+    assert html.count("text-decoration:underline") == int(feature[:300].sum()) > 0
+    assert f"marks {int(feature.sum()):,} of {len(text):,} characters" in "\n".join(c.value for c in at.caption)
+
+
+def test_the_text_page_refuses_a_pattern_it_cannot_run_and_bounds_a_pathological_one():
+    at = press(open_page("pages/6_Text.py", **TEXT), "ctl_step", times=2)
+    widget(at, "selectbox", "view_hyp_kind").set_value(hypotheses.REGEX).run()
+    widget(at, "text_input", "view_hyp_regex").set_value(r"(\w)\1").run()
+    assert not at.exception and any("no backreferences" in w.value for w in at.warning)
+    widget(at, "text_input", "view_hyp_regex").set_value(r"(a+)+$").run()  # catastrophic when backtracking
+    assert not at.exception and (at.dataframe or any("marks no character" in w.value for w in at.warning))
+
+
+def test_a_selection_on_the_text_page_finds_its_units_and_where_they_switch_on_again():
+    at = press(open_page("pages/6_Text.py", **TEXT), "ctl_step", times=3)
+    text, values = textviz.run_text_values(state(at).run, textviz.SEARCH_CHARS)
+    h = values["hidden"]
+    threshold, t0, t1 = next((th, a, b) for th in (0.3, 0.2, 0.1, 0.0) for a in range(1, 280) for b in (a + 2, a + 1)
+                             if len(connectivity.units_on(h, a, b, th)))
+    typed = text[t0 : t1 + 1]
+    widget(at, "text_input", "view_span_text").set_value(typed).run()
+    first = text[:300].find(typed)
+    assert state(at).view["span"] == (first, first + len(typed) - 1)  # typing selects its first place
+    widget(at, "number_input", "view_text_threshold").set_value(threshold).run()
+    at.slider(key=next(s.key for s in at.slider if s.key.startswith("view_span__"))).set_value((t0, t1)).run()
+    assert not at.exception
+    units = connectivity.units_on(h, t0, t1, threshold)
+    want = connectivity.find_matches(h[None], units, threshold, t1 - t0 + 1)
+    table = at.dataframe[-1].value
+    assert table["at"].tolist() == [m.start for m in want] and t0 in table["at"].tolist()  # the span itself too
+    assert table["text"].iloc[0] == textviz.snippet(text, want[0].start, want[0].end)
+    assert any(f"{len(units)} unit(s):" in m.value for m in at.markdown)

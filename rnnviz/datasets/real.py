@@ -137,6 +137,9 @@ CORPUS = Param("corpus", "auto", choices=("auto", "python_help", "sotu"),
                     "an upload replaces it")
 
 
+HELD_OUT = 20_000  # tokens of the held-out text kept as one stream (the Text page reads it without window breaks)
+
+
 @register(
     "text",
     "Text (next character or word)",
@@ -179,7 +182,8 @@ def text(config, rng, upload, n_train, n_val, tokens, corpus, vocab_size) -> Seq
         input_size=len(vocab), output_size=len(vocab), vocab=list(vocab),
         baseline=constant_token_baseline(y_train, y_val, len(vocab)),
         description=_text_description(T, source, len(ids), len(vocab), unit),
-        extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source, "tokens": tokens},
+        extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source, "tokens": tokens,
+                "held_out": torch.as_tensor(ids[split : split + HELD_OUT], dtype=torch.long)},
     )
 
 

@@ -16,9 +16,11 @@ from rnnviz.ui.runfiles import chart_downloads
 from rnnviz.ui.state import AppState, fork
 
 
-def view_widget(state: AppState, name: str, default, widget: Callable, label: str, options=None, **kwargs):
-    """`widget(label, options, ...)` valued from state.view[name] (or `default`); a change writes it back."""
-    key, value = state.key(f"view_{name}"), state.view.get(name, default)
+def view_widget(state: AppState, name: str, default, widget: Callable, label: str, options=None, token: object = "",
+                **kwargs):
+    """`widget(label, options, ...)` valued from state.view[name] (or `default`); a change writes it back. A new
+    `token` gives a fresh widget: for when the page itself moves the value, or the widget's range changes."""
+    key, value = state.key(f"view_{name}") + (f"_{token}" if token != "" else ""), state.view.get(name, default)
     args = (label,) if options is None else (label, options)
     return widget(*args, key=key, on_change=_store, args=(state, name, key), **_initial(widget, options, value),
                   **kwargs)

@@ -10,9 +10,9 @@ import torch
 from rnnviz.engine.cellspec import gate_range
 from rnnviz.engine.model import SequenceModel
 from rnnviz.engine.record import replay
+from rnnviz.views.connectivity import searchable
 
-FEATURES = ("inside quotes", "inside brackets", "position in line")
-
+SEARCH_CHARS = 10_000  # characters of validation text searched and tested against a hypothesis, when paused
 
 def encode(text: str, vocab: list[str]) -> torch.Tensor:
     """Token ids of the characters the vocabulary knows (others are dropped)."""
@@ -37,30 +37,6 @@ def sample(model: SequenceModel, vocab: list[str], prime: str, n: int, temperatu
     return "".join(out)
 
 
-def activations(model: SequenceModel, text: str, vocab: list[str], layer: int = -1) -> dict[str, np.ndarray]:
-    """h_t and every gate for each character of `text`: name -> (T, H)."""
-    ids = encode(text, vocab)[None]  # (1, T)
-    trace = replay(model, ids, ids)  # targets only feed the (unused here) gradients
-    out = {"hidden": trace.hidden[layer, 0]}
-    out.update({name: g[layer, 0] for name, g in trace.gates.items()})
-    return out
-
-
-def text_features(text: str) -> dict[str, np.ndarray]:
-    """Per-character signals a unit might track: inside quotes, bracket depth, position in the line."""
-    quote, depth, col = [], [], []
-    in_q, d, c = False, 0, 0
-    for ch in text:
-        if ch == '"':
-            in_q = not in_q
-        d = d + 1 if ch in "([{" else max(d - 1, 0) if ch in ")]}" else d
-        c = 0 if ch == "\n" else c + 1
-        quote.append(in_q)
-        depth.append(d > 0)
-        col.append(c)
-    return dict(zip(FEATURES, (np.array(quote, float), np.array(depth, float), np.array(col, float)), strict=True))
-
-
 def top_units(values: np.ndarray, feature: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
     """The k units (columns of values (T, H)) most correlated with `feature` (T,), with the correlation."""
     v = values - values.mean(0)
@@ -71,14 +47,42 @@ def top_units(values: np.ndarray, feature: np.ndarray, k: int = 5) -> list[tuple
     return [(int(u), float(corr[u])) for u in order]
 
 
-def colored_html(text: str, values: np.ndarray) -> str:
-    """Karpathy-style: each character's background from blue (-1) through white to red (+1)."""
+def colored_html(text: str, values: np.ndarray, marked: np.ndarray | None = None, mark: str = "underline") -> str:
+    """Karpathy-style: each character's background from blue (-1) through white to red (+1); characters where
+    `marked` is true are underlined (mark="underline") or boxed (mark="box")."""
+    style = {"underline": "text-decoration:underline 2px;text-underline-offset:3px",
+             "box": "outline:2px solid #222;outline-offset:-1px"}[mark]
+    marked = np.zeros(len(values), bool) if marked is None else np.asarray(marked, bool)
     spans = []
-    for ch, v in zip(text, np.clip(values, -1, 1), strict=False):
+    for ch, v, m in zip(text, np.clip(values, -1, 1), marked, strict=False):
         r, g, b = (255, int(255 * (1 - v)), int(255 * (1 - v))) if v > 0 else (int(255 * (1 + v)),) * 2 + (255,)
         shown = "↵<br>" if ch == "\n" else html.escape(ch).replace(" ", "&nbsp;")
-        spans.append(f'<span style="background:rgb({r},{g},{b})">{shown}</span>')
+        spans.append(f'<span style="background:rgb({r},{g},{b}){";" + style if m else ""}">{shown}</span>')
     return '<div style="font-family:monospace;line-height:1.6">' + "".join(spans) + "</div>"
+
+
+def text_values(model: SequenceModel, text: str, vocab: list[str]) -> dict[str, np.ndarray]:
+    """What can be coloured and searched for each character of `text` read as one stream from a zero state:
+    h_t, the LSTM's c_t and every gate of the top layer, name -> (T, H)."""
+    return {name: v[0] for name, v in searchable(model, encode(text, vocab)[None]).items()}
+
+
+def run_text_values(run, n: int) -> tuple[str, dict[str, np.ndarray]]:
+    """The first n characters of the validation text and text_values for them with the run's current weights;
+    the last answer is kept on the run (one slot: it is SEARCH_CHARS x H per value)."""
+    key, kept = (run.step, n), vars(run).get("_text_values")
+    if kept is None or kept[0] != key:
+        text = passage(run.data, n)
+        kept = (key, text, text_values(run.current_model(), text, run.data.vocab))
+        vars(run)["_text_values"] = kept
+    return kept[1], kept[2]
+
+
+def snippet(text: str, start: int, end: int, context: int = 24) -> str:
+    """text[start..end] (inclusive) in ⟦ ⟧ with `context` characters either side, line ends shown as ↵."""
+    lo, hi = max(0, start - context), min(len(text), end + 1 + context)
+    out = ("…" if lo else "") + text[lo:start] + "⟦" + text[start : end + 1] + "⟧" + text[end + 1 : hi]
+    return (out + ("…" if hi < len(text) else "")).replace("\n", "↵")
 
 
 # ---------------------------------------------------------------- what the Text page shows
@@ -91,11 +95,8 @@ def is_char_model(data) -> bool:
 
 
 def passage(data, n: int) -> str:
-    """The first n characters of the validation text, decoded from its token ids."""
-    text, rows = "", iter(data.x_val)
-    while len(text) < n and (row := next(rows, None)) is not None:
-        text += "".join(data.vocab[int(i)] for i in row)
-    return text[:n]
+    """The first n characters of the held-out text as one stream (the validation windows are cut from it)."""
+    return "".join(data.vocab[int(i)] for i in data.extras["held_out"][:n])
 
 
 def signed(name: str, values: np.ndarray) -> np.ndarray:
