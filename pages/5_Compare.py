@@ -1,5 +1,6 @@
 """Compare: the same data and seed, up to four cells side by side, trained as one group."""
 
+import numpy as np
 import streamlit as st
 
 from rnnviz.engine.cellspec import SPECS
@@ -59,8 +60,21 @@ def connectivity_block(state, runs) -> None:
     found = {c: connectivity.run_connectivity(r, r.probes[-1][0], sample) for c, r in ready.items()}
     T = next(iter(ready.values())).data.x_val.shape[1]
     rows = {c: f.row(T - 1) for c, f in found.items() if f is not None}
-    if rows:
-        chart(figures.connectivity_rows(rows, T - 1), figures.CAPTIONS["connectivity_rows"], key="cmp_connectivity")
+    if not rows:
+        return
+    data = next(iter(ready.values())).data
+    marked = connectivity.marked_inputs(data, n=sample + 1)
+    marks = np.flatnonzero(marked[sample]) if marked is not None and sample < len(marked) else ()
+    chart(figures.connectivity_rows(rows, T - 1, marks=marks), figures.CAPTIONS["connectivity_rows"],
+          key="cmp_connectivity")
+    reach = {c: connectivity.run_marked_reach(r, r.probes[-1][0]) for c, r in ready.items()}
+    table = compare.reach_table({c: m for c, m in reach.items() if m is not None})
+    if len(table):
+        st.dataframe(table, hide_index=True)
+        st.caption(f"How each cell's last output reads the marked inputs, median over the first "
+                   f"{connectivity.MARKED_SAMPLES} validation samples: marked ÷ others (mean ‖∂ŷ_T/∂x_s‖ at the "
+                   "marks against the rest), the first mark against the strongest input, and how much of the "
+                   "first input reaches the output against the last one's (overall and per step).")
 
 
 def family_block(state) -> None:

@@ -8,7 +8,7 @@ import torch
 from rnnviz import RunConfig, load_dataset
 from rnnviz.engine.cellspec import KINDS
 from rnnviz.engine.train import build_model
-from rnnviz.views.connectivity import connectivity, find_matches, units_on
+from rnnviz.views.connectivity import connectivity, final_reach, find_matches, marked_inputs, marked_reach, units_on
 
 
 def jacobian_norms(model, x: torch.Tensor) -> np.ndarray:
@@ -42,6 +42,32 @@ def test_connectivity_equals_autograds_jacobian_of_the_fused_module(cell, datase
     np.testing.assert_allclose(found.matrix, want, rtol=1e-4, atol=1e-7)
     assert np.all(found.matrix[np.triu_indices(12, 1)] == 0)  # nothing reads the future
     assert found.row(11)[11] > 0 and found.reach(11, 11) <= 1
+
+
+@pytest.mark.parametrize("cell", KINDS)
+def test_the_last_outputs_reach_in_one_batch_equals_each_samples_jacobian(cell):
+    config = RunConfig(cell=cell, dataset="adding", seq_len=15, hidden_size=8)
+    data = load_dataset(config)
+    model = build_model(config, data)
+    x = data.x_val[:5]
+    want = np.stack([jacobian_norms(model, x[i : i + 1])[-1] for i in range(5)])
+    np.testing.assert_allclose(final_reach(model, x), want, rtol=1e-4, atol=1e-9)
+
+
+def test_marked_reach_measures_the_marked_inputs_against_the_others():
+    config = RunConfig(cell="gru", dataset="adding", seq_len=15, hidden_size=8)
+    data = load_dataset(config)
+    model = build_model(config, data)
+    marked = marked_inputs(data, n=6)
+    assert marked.shape == (6, 15) and (marked.sum(1) == 2).all()  # the adding problem marks two numbers
+    rows = final_reach(model, data.x_val[:6])
+    got = marked_reach(model, data.x_val[:6], marked)
+    pairs = list(zip(rows, marked, strict=True))
+    assert got.ratio == pytest.approx(np.median([r[m].mean() / r[~m].mean() for r, m in pairs]))
+    assert got.first == pytest.approx(np.median([r[m.argmax()] / r.max() for r, m in pairs]))
+    assert got.fade == pytest.approx(np.median(rows[:, 0] / rows[:, -1])) and got.samples == 6
+    assert got.per_step == pytest.approx(got.fade ** (1 / 14))
+    assert marked_inputs(load_dataset(RunConfig(seq_len=15))) is None  # sine marks nothing
 
 
 def test_a_long_sequence_is_thinned_to_evenly_spaced_output_steps():

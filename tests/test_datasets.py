@@ -35,7 +35,7 @@ def config(case: str, seed: int = 0, seq_len: int = 50) -> RunConfig:
 
 
 def test_every_registered_dataset_has_a_case():
-    assert set(DATASETS) - {config(c).dataset for c in CASES} == {"csv"}  # csv: see test_uploads
+    assert set(DATASETS) - {config(c).dataset for c in CASES} == {"csv", "npy"}  # uploads: test_uploads, test_npy
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -18,7 +18,7 @@ from rnnviz.engine.cellspec import KINDS
 from rnnviz.engine.model import parameter_count
 from rnnviz.engine.train import Run, build_model, fork_run, train_model
 from rnnviz.runs.sweep import run_one
-from rnnviz.views import analysis, metrics
+from rnnviz.views import analysis, connectivity, metrics
 from rnnviz.views.compare import variants
 from rnnviz.views.lessons import BY_KEY, LESSONS
 
@@ -125,6 +125,21 @@ def test_lstm_remembers_the_lstm_solves_adding_at_t50_and_the_rnn_does_not(runs)
     assert decay(lstm).verdict == "steady" and decay(rnn).verdict == "vanishing"
     assert scores(rnn)["mae"] > 0.25 and scores(rnn)["solved"] == 0.0  # the baseline (always 1.0) scores 1/3
     assert scores(cells["gru"])["solved"] == 1.0
+
+
+def test_reach_the_lstms_last_output_reads_the_marked_inputs_where_the_rnns_fades(runs):
+    lesson = BY_KEY["reach"]
+    assert lesson.config == BY_KEY["lstm_remembers"].config  # the same runs: trained once for both lessons
+    configs = variants(lesson.config, list(lesson.compare))
+    cells = dict(zip(configs, runs(*configs.values(), train=until_solved), strict=True))
+    reach = {c: connectivity.marked_reach(r.model, r.data.x_val[:64], connectivity.marked_inputs(r.data))
+             for c, r in cells.items()}
+    lstm, gru, rnn = reach["lstm"], reach["gru"], reach["rnn_tanh"]
+    assert lstm.ratio > 10 and gru.ratio > 10  # measured 19.4 and 19.0
+    assert lstm.first > 0.5  # 0.99: the first mark, up to 49 steps back, as strong as the strongest input
+    assert rnn.ratio < 1 and rnn.first < 1e-3  # measured 0.31 and 1.5e-6: the first mark is lost
+    assert rnn.per_step < 0.8 and rnn.fade < 1e-5  # measured 0.70 per step, 3e-8 over the sequence
+    assert lstm.per_step > 0.95  # 0.98
 
 
 @pytest.mark.slow

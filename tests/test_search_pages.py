@@ -99,3 +99,21 @@ def test_a_selection_on_the_text_page_finds_its_units_and_where_they_switch_on_a
     assert table["at"].tolist() == [m.start for m in want] and t0 in table["at"].tolist()  # the span itself too
     assert table["text"].iloc[0] == textviz.snippet(text, want[0].start, want[0].end)
     assert any(f"{len(units)} unit(s):" in m.value for m in at.markdown)
+
+
+def test_compare_marks_the_adding_problems_inputs_and_measures_how_each_cell_reads_them():
+    at = open_page("pages/5_Compare.py", dataset="adding", **SHORT)
+    press(at, "cmp_step", times=2)
+    assert not at.exception
+    fig = titled(at, "Connectivity at output step t = 19 by cell")[0]
+    x0 = state(at).run.data.x_val[0]
+    marked = [int(s) for s in np.flatnonzero(x0[:, 1].numpy() > 0)]
+    assert sorted(int(shape["x0"]) for shape in fig["layout"]["shapes"]) == marked and len(marked) == 2
+    table = next(d.value for d in at.dataframe if "marked ÷ others" in d.value.columns)
+    assert table["cell"].tolist() == list(state(at).compare_cells)
+    group = state(at).compare
+    for trainer in group.trainers:
+        run = trainer.run
+        want = connectivity.run_marked_reach(run, run.probes[-1][0])
+        got = table.set_index("cell").loc[run.config.cell]
+        assert got["marked ÷ others"] == round(want.ratio, 2) and got["per step"] == round(want.per_step, 3)

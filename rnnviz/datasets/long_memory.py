@@ -38,6 +38,7 @@ def adding(config, rng, n_train, n_val) -> SequenceData:
         # the sum of two U(0,1) has variance 1/6; predicting 1 gives mean abs error 1/3
         baseline={"mae": 1 / 3},
         solved={"mae": 0.04},
+        extras={"marker_feature": 1},  # the input feature that marks the two numbers to add (connectivity reads it)
         description=(
             f"Each step carries a random number and a marker (0 or 1); exactly two numbers are marked, one "
             f"in the first half of the {T} steps and one in the second. The target is their sum, read at the "

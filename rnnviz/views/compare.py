@@ -50,3 +50,11 @@ def fork_marks(runs: dict[str, Run]) -> list[tuple[int, str]]:
 def last_grad_curves(runs: dict[str, Run]) -> dict[str, np.ndarray]:
     """Batch-mean ||dL/dh_t|| (top layer) of each run's latest probe."""
     return {cell: run.probes[-1][1].grad_norms[-1].mean(0) for cell, run in runs.items() if run.probes}
+
+
+def reach_table(reach: dict) -> pd.DataFrame:
+    """One row per cell of connectivity.MarkedReach: how its last output reads the inputs the task marks."""
+    return pd.DataFrame([{"cell": cell, "marked ÷ others": round(m.ratio, 2),
+                          "first mark ÷ strongest": f"{m.first:.2g}", "first input ÷ last": f"{m.fade:.2g}",
+                          "per step": round(m.per_step, 3)}
+                         for cell, m in reach.items()])

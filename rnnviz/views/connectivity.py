@@ -76,6 +76,60 @@ def _scores(model, states: torch.Tensor) -> torch.Tensor:
     return logp.gather(-1, logp.detach().argmax(-1, keepdim=True))[..., 0]
 
 
+def final_reach(model, x: torch.Tensor) -> np.ndarray:
+    """||∂ŷ_T/∂x_s|| of each sample's last output over its inputs s, (N, T): the last row of every sample's
+    connectivity matrix, in one backward pass over the batch (samples do not interact, so each sample's gradient
+    is its own)."""
+    with torch.no_grad():
+        u = model.rnn_input(x).detach()
+    u.requires_grad_(True)
+    with torch.enable_grad():
+        states, _ = model.rnn(u)
+        (g,) = torch.autograd.grad(_scores(model, states)[:, -1].sum(), u)
+    return g.norm(dim=-1).detach().numpy()
+
+
+@dataclass
+class MarkedReach:
+    """How the last output reads inputs a task marks as the ones that matter (the adding problem's two numbers);
+    each figure is the median over the samples."""
+    ratio: float  # mean ||∂ŷ_T/∂x_s|| over the marked inputs against the mean over the others
+    first: float  # the first marked input's connectivity against the sample's strongest input (1 = as strong)
+    fade: float  # the first input's connectivity against the last one's: how much reaches back over the sequence
+    per_step: float  # fade as a factor per step of distance, fade ** (1 / (T - 1))
+    samples: int
+
+
+MARKED_SAMPLES = 64  # validation samples the marked reach is measured on
+
+
+def marked_reach(model, x: torch.Tensor, marked: np.ndarray) -> MarkedReach:
+    """MarkedReach of `model` on samples x (N, T, ...) whose inputs `marked` (N, T) marks."""
+    rows, marked = final_reach(model, x), np.asarray(marked, bool)
+    T = rows.shape[1]
+    ratio = [r[m].mean() / max(r[~m].mean(), 1e-30) for r, m in zip(rows, marked, strict=True) if m.any()]
+    first = [r[m.argmax()] / max(r.max(), 1e-30) for r, m in zip(rows, marked, strict=True) if m.any()]
+    fade = float(np.median(rows[:, 0] / np.maximum(rows[:, -1], 1e-30)))
+    return MarkedReach(float(np.median(ratio)), float(np.median(first)), fade, fade ** (1 / max(T - 1, 1)),
+                       len(rows))
+
+
+def marked_inputs(data, n: int = MARKED_SAMPLES) -> np.ndarray | None:
+    """The first n validation samples' marked inputs (N, T) for a task that marks them, else None."""
+    feature = data.extras.get("marker_feature")
+    return None if feature is None else data.x_val[:n, :, feature].numpy() > 0
+
+
+def run_marked_reach(run, step: int) -> MarkedReach | None:
+    """marked_reach at probe `step` on the run's first MARKED_SAMPLES validation samples; None for a task without
+    marked inputs or a probe whose weights were not kept. Cached on the run."""
+    def compute():
+        marked, model = marked_inputs(run.data), model_at(run, step)
+        return None if marked is None or model is None else marked_reach(model, run.data.x_val[: len(marked)],
+                                                                          marked)
+    return cached(run, ("marked_reach", step), compute)
+
+
 # ---------------------------------------------------------------- what a unit does: select a span, find it again
 
 

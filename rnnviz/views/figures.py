@@ -425,7 +425,8 @@ CAPTIONS.update({
     "‖∂ŷ_t/∂x_s‖ on a log colour scale; nothing above the diagonal, as no output reads the future. The line below "
     "is the row at the time cursor's step (the last step without one): a short bright band is a short memory.",
     "connectivity_rows": "Each cell's ‖∂ŷ_t/∂x_s‖ for the same probe sample at the same output step t (log scale), "
-    "against s: how far back each one's prediction reaches (Distill's GRU against LSTM).",
+    "against s: how far back each one's prediction reaches (Distill's GRU against LSTM); dotted: the inputs the "
+    "task marks as the ones that matter.",
     "search_match": "The chosen units over the matched sample, the match outlined: every unit of the set is on "
     "(at or above the threshold) at every outlined step.",
 })
@@ -449,9 +450,13 @@ def connectivity_map(matrix: np.ndarray, steps: np.ndarray, t: int):
     return _style(fig, f"Connectivity ‖∂ŷ_t/∂x_s‖ (row: t = {t})", "input step s", "output step t")
 
 
-def connectivity_rows(rows: dict[str, np.ndarray], t: int, colors: dict[str, str] | None = None):
-    """One ‖∂ŷ_t/∂x_s‖ line per cell (or run) against s, for one output step t."""
+def connectivity_rows(rows: dict[str, np.ndarray], t: int, colors: dict[str, str] | None = None,
+                      marks: Sequence[int] = ()):
+    """One ‖∂ŷ_t/∂x_s‖ line per cell (or run) against s, for one output step t; the inputs the task marks (the
+    adding problem's two numbers) dotted."""
     fig = go.Figure()
+    for s_mark in marks:
+        fig.add_vline(x=int(s_mark), line=dict(color="#888", dash="dot", width=1))
     for name, row in rows.items():
         s = downsample_index(len(row), LINE_POINTS)
         fig.add_scatter(x=s, y=_positive(np.asarray(row)[s]), mode="lines", name=name,
