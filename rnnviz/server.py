@@ -1,13 +1,17 @@
 """Server settings: every RNNVIZ_* environment variable, checked once at import against its allowed range.
 
-A bad value stops the server at start with a message naming the variable and its range, rather than
-being guessed around or failing later in a page.
+A bad value is refused with a message naming the variable and its range, rather than guessed around or failing
+later in a page: `python -m rnnviz` stops at once; under `streamlit run app.py` (which runs no rnnviz code until
+the first page is opened) the first page opened shows the message, the terminal prints it, and the server stops.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -76,7 +80,29 @@ def read_all(environ: Mapping[str, str]) -> dict[str, int]:
     return {name: setting.read(environ) for name, setting in SETTINGS.items()}
 
 
-_VALUES = read_all(os.environ)
+def stop_a_streamlit_server(err: ServerSettingError) -> None:
+    """A bad setting under `streamlit run`: the message to the terminal and, a second later (the page that imported
+    this shows it first), SIGTERM to the server, which stops as on Ctrl-C; if open connections hold it, it exits
+    five seconds after that."""
+    os.write(2, f"rnnviz: {err}\nrnnviz: the server stops: fix the variable and start it again\n".encode())
+    for delay, stop, args in ((1.0, os.kill, (os.getpid(), signal.SIGTERM)), (6.0, os._exit, (2,))):
+        timer = threading.Timer(delay, stop, args)
+        timer.daemon = True
+        timer.start()
+
+
+def under_streamlit_run(modules=sys.modules) -> bool:
+    """True in a `streamlit run` server: its command line loaded streamlit's bootstrap (AppTest does not). Read
+    from the modules already loaded: rnnviz never imports streamlit."""
+    return "streamlit.web.bootstrap" in modules
+
+
+try:
+    _VALUES = read_all(os.environ)
+except ServerSettingError as _err:
+    if under_streamlit_run():
+        stop_a_streamlit_server(_err)
+    raise
 MAX_TRAIN_MB = _VALUES["RNNVIZ_MAX_TRAIN_MB"]
 TRAINING_SLOTS = _VALUES["RNNVIZ_TRAINING_SLOTS"]
 CACHE_RUNS = _VALUES["RNNVIZ_CACHE_RUNS"]
