@@ -99,4 +99,5 @@ def test_text_page_colours_text_and_samples_with_a_character_model():
     assert any("<span style=\"background:rgb(" in m.value for m in at.markdown)
     sample = at.code[0].value
     assert sample.startswith("The ") and len(sample) == len("The ") + 200
-    assert "Units most correlated" in "\n".join(c.value for c in at.caption)
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Units ranked by |correlation|" in captions and "The rule (LSTMVis)" in captions
