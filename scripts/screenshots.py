@@ -25,6 +25,7 @@ from tests.browser import PLOT, launch, streamlit_server, wait_for_step
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
 SIZE = {"width": 1440, "height": 900}
+TALL = {"gradients": {"width": 1440, "height": 1300}}  # the gradient curve and the step Jacobians under it
 GIF_WIDTH, GIF_FRAMES, GIF_SECONDS = 960, 16, 0.6  # the animation: under 3 MB
 
 
@@ -45,6 +46,13 @@ def settle(page, plots: bool = True) -> None:
     page.wait_for_timeout(2500)  # plotly finishes drawing
 
 
+def focus(page, n: int = 0) -> None:
+    """Scroll the page so that its n-th chart starts at the top of the window (the sidebar stays)."""
+    page.locator(PLOT).nth(n).evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.mouse.wheel(0, -60)  # the chart's title in view
+    page.wait_for_timeout(1500)
+
+
 def pause(page) -> None:
     button = page.get_by_role("button", name="Pause", exact=True)
     if button.count():
@@ -60,16 +68,20 @@ def home(page, url: str) -> None:
 
 def hidden_states(page, url: str) -> None:
     lesson(page, url, "sine", 150, "Hidden states")
+    focus(page)
 
 
 def gates(page, url: str) -> None:
     lesson(page, url, "lstm_remembers", 150, "Gates")
+    focus(page)
 
 
 def gradients(page, url: str) -> None:
     lesson(page, url, "vanish", 100, "Gradients")
     pause(page)
     settle(page)
+    page.get_by_text("σ_max").first.wait_for(timeout=60_000)  # the step Jacobians, drawn once paused
+    focus(page)
 
 
 def sweep(page, url: str) -> None:
@@ -81,9 +93,9 @@ def sweep(page, url: str) -> None:
         field.press("Enter")
         page.wait_for_timeout(800)
     page.get_by_role("button", name="▶ Run sweep").click()
-    page.get_by_text("runs finished").first.wait_for(timeout=300_000)
-    page.get_by_role("button", name="▶ Run sweep").and_(page.locator(":enabled")).wait_for(timeout=300_000)
+    page.get_by_text("runs done (finished)").first.wait_for(timeout=300_000)
     settle(page)
+    focus(page)
 
 
 def text_search(page, url: str) -> None:
@@ -99,8 +111,9 @@ def text_search(page, url: str) -> None:
     find.fill("the")
     find.press("Enter")
     page.wait_for_timeout(3000)
-    page.get_by_text("Find what a unit does").scroll_into_view_if_needed()
     settle(page, plots=False)
+    page.get_by_text("Find what a unit does").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(1500)
 
 
 def learning_gif(page, url: str) -> None:
@@ -135,7 +148,7 @@ def main(names: list[str]) -> None:
         browser = launch(playwright)
         for name in names or list(SHOTS):
             started = time.time()
-            page = browser.new_page(viewport=SIZE)
+            page = browser.new_page(viewport=TALL.get(name, SIZE))
             SHOTS[name](page, url)
             if name != "learning":
                 page.screenshot(path=str(OUT / f"{name}.png"))
