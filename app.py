@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rnnviz.ui import PAGES, chart, live, page
+from rnnviz.ui import SECTIONS, chart, live, page
 from rnnviz.ui.state import start_lesson
 from rnnviz.views import analysis, figures
 from rnnviz.views.lessons import LESSONS
@@ -52,5 +52,7 @@ for i, lesson in enumerate(LESSONS[2:]):
 st.subheader("Views")
 st.caption("Or set up your own run in the sidebar and press Play on any page. The URL carries your settings: "
            "share it and others get the same run.")
-for path, label, icon in PAGES[1:]:
-    st.page_link(path, label=label, icon=icon)
+for column, (section, pages) in zip(st.columns(len(SECTIONS) - 1), SECTIONS[1:], strict=True):
+    column.markdown(f"**{section}**")
+    for path, label, icon in pages:
+        column.page_link(path, label=label, icon=icon, query_params=st.query_params.to_dict())

@@ -1,9 +1,11 @@
 """View exports: a figure's points as a table, the figure as offline HTML, and the buttons under every chart."""
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
+import plotly.io as pio
 import pytest
 
 from rnnviz.views import exports, figures
@@ -57,3 +59,14 @@ def test_every_chart_has_csv_and_html_downloads(path):
     keys = [el.proto.id for el in at.get("download_button")]
     assert charts and len(keys) == 2 * len(charts) + 1  # + the run file's
     assert len(set(keys)) == len(keys)
+
+
+def test_html_has_its_own_light_template_whatever_the_page_theme():
+    import streamlit.elements.plotly_chart  # noqa: F401  registers Streamlit's theme as plotly's default
+
+    assert pio.templates.default == "streamlit"
+    fig = figures.saliency(np.ones((2, 5)))
+    assert "#000001" in json.dumps(fig.to_dict()["layout"]["template"])  # the browser puts the theme's colours in
+    html = exports.figure_html(fig).decode()
+    white = pio.templates["plotly_white"].layout
+    assert json.dumps(white.paper_bgcolor) in html and '"#000001"' not in html  # no theme placeholder colours

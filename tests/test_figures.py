@@ -50,7 +50,7 @@ def history(n: int, n_params: int = 3, clipped_every: int = 7) -> pd.DataFrame:
 
 
 def check_style(fig: go.Figure):
-    assert fig.layout.template == pio.templates["plotly_white"]
+    assert fig.layout.template == pio.templates[pio.templates.default]  # the host's theme, or plotly_white
     assert fig.layout.title.text
     for axis in "xy":  # some axis of each direction carries a title (subplots: the bottom one)
         titles = [fig.layout[k].title.text for k in fig.layout if k.startswith(f"{axis}axis")]

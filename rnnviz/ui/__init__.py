@@ -12,11 +12,12 @@ from rnnviz.runs.registry import registry
 from rnnviz.ui.browser import browser_key
 from rnnviz.ui.checkpoints import checkpoint_panel
 from rnnviz.ui.control import live, training_control
+from rnnviz.ui.display import SECTIONS, navigation, sized
 from rnnviz.ui.runfiles import chart_downloads, run_file_panel
 from rnnviz.ui.sidebar import config_sidebar
 from rnnviz.ui.state import AppState, get_state, go_back, reset_driven
 
-__all__ = ["AppState", "chart", "live", "page", "no_probe_yet"]
+__all__ = ["SECTIONS", "AppState", "chart", "live", "page", "no_probe_yet"]
 
 
 def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = True) -> AppState:
@@ -27,7 +28,7 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     state = get_state(browser_key())
     state.draw_started = time.thread_time()  # live() measures what the whole page cost to draw
     state.page = "".join(c for c in title.lower() if c.isalnum())[:24]
-    navigation()
+    navigation(state)
     config_sidebar(state)
     run_file_panel(state)
     checkpoint_panel(state)
@@ -58,33 +59,12 @@ def page(title: str, icon: str = "🔁", control: bool = True, progress: bool = 
     return state
 
 
-PAGES = (
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Train.py", "Train", ":material/show_chart:"),
-    ("pages/2_Hidden_states.py", "Hidden states", ":material/scatter_plot:"),
-    ("pages/3_Gates.py", "Gates", ":material/door_open:"),
-    ("pages/4_Gradients.py", "Gradients", ":material/trending_down:"),
-    ("pages/5_Compare.py", "Compare cells", ":material/compare_arrows:"),
-    ("pages/6_Text.py", "Text", ":material/text_fields:"),
-    ("pages/7_Sweep.py", "Sweep", ":material/stacked_line_chart:"),
-    ("pages/8_Runs.py", "Runs", ":material/folder_open:"),
-)
-
-
-def navigation() -> None:
-    """Labelled links to every page (the pages/ mechanism's own list is hidden in .streamlit/config.toml)."""
-    with st.sidebar:
-        for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
-        st.divider()
-
-
 def chart(fig, caption: str, key: str | None = None, data=None) -> None:
     """A plotly figure across the page's width with its one-sentence caption, and its CSV / HTML downloads.
 
     `data` (a DataFrame) is what the CSV holds; without it, the figure's own points.
     """
-    st.plotly_chart(fig, width="stretch", key=key)
+    st.plotly_chart(sized(fig), width="stretch", key=key)
     st.caption(caption)
     chart_downloads(fig, caption, key, data)
 

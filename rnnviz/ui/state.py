@@ -43,6 +43,7 @@ class AppState:
     draw_seconds: float = 0.0  # CPU seconds a full redraw of the page takes (running mean), to pace redraws
     draw_started: float = 0.0  # this script thread's CPU clock when the page's run began
     group_drives: bool = False  # the Compare group was played or stepped last: every page's control drives it
+    large_text: bool = False  # the projector display (?text=large): bigger text on every page and chart
 
     def key(self, name: str) -> str:
         """A widget key unique to this page and to the current config and run.
@@ -105,6 +106,7 @@ def get_state(browser: str = "") -> AppState:
 
 def _first_state(query: dict[str, str], browser: str = "") -> AppState:
     state, refused = AppState(RunConfig(), browser=browser), None
+    state.large_text = query.get(TEXT_PARAM) == LARGE
     secret = query.get(RUN_PARAM)
     if secret:
         access = registry().open(secret)
@@ -128,6 +130,7 @@ def _first_state(query: dict[str, str], browser: str = "") -> AppState:
 
 RUN_PARAM = "run"  # ?run=<the run's id, or its view-only token>
 CHANGES_PARAM = "changes"  # ?changes=[[step, {setting: value}], ...]: the run's live changes
+TEXT_PARAM, LARGE = "text", "large"  # ?text=large: the projector display
 
 
 def sync_url(state: AppState) -> None:
@@ -136,6 +139,8 @@ def sync_url(state: AppState) -> None:
     wanted = run_query(state.config, state.run.changes if state.run is not None else ())
     if state.access is not None:
         wanted[RUN_PARAM] = state.access.secret
+    if state.large_text:
+        wanted[TEXT_PARAM] = LARGE
     if dict(st.query_params.to_dict()) != wanted:
         st.query_params.from_dict(wanted)
 

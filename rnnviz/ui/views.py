@@ -12,6 +12,7 @@ import streamlit as st
 
 from rnnviz.engine.config import OPTIMIZERS, SETTINGS
 from rnnviz.engine.record import Trace
+from rnnviz.ui.display import sized
 from rnnviz.ui.runfiles import chart_downloads
 from rnnviz.ui.state import AppState, fork
 
@@ -194,6 +195,6 @@ def cursor_bar(state: AppState, cursor: tuple[int, int] | None, key: str) -> Non
 
 def selectable_chart(fig, caption: str, key: str) -> None:
     """chart() whose points or box select time steps: time_cursor reads it on the next run."""
-    st.plotly_chart(fig, width="stretch", key=key, on_select="rerun", selection_mode=("points", "box"))
+    st.plotly_chart(sized(fig), width="stretch", key=key, on_select="rerun", selection_mode=("points", "box"))
     st.caption(caption)
     chart_downloads(fig, caption, key)

@@ -7,6 +7,9 @@ import re
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+
+from rnnviz.views.palette import EXPORT_TEMPLATE
 
 AXES = ("x", "y", "z")
 
@@ -54,7 +57,9 @@ def table_csv(table: pd.DataFrame) -> bytes:
 
 def figure_html(fig: go.Figure) -> bytes:
     """A standalone, interactive HTML file with plotly.js inside: it opens offline, no CDN."""
-    return fig.to_html(include_plotlyjs=True, full_html=True).encode()
+    spec = fig.to_dict()  # on the page it takes the viewer's theme; the file has its own, light one
+    spec["layout"]["template"] = pio.templates[EXPORT_TEMPLATE].to_plotly_json()
+    return pio.to_html(spec, include_plotlyjs=True, full_html=True, validate=False).encode()
 
 
 def file_stem(caption: str, fig: go.Figure | None = None) -> str:

@@ -13,21 +13,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from rnnviz.engine.cellspec import GATE_KIND, KIND_RANGE, SPECS, gate_label
+from rnnviz.engine.cellspec import GATE_KIND, KIND_RANGE, gate_label
 from rnnviz.views.analysis import Decay, Saturation, decay_rate, downsample, downsample_index, param_grad_columns
+from rnnviz.views.palette import EXPORT_TEMPLATE, HOST_TEMPLATES, PALETTE, cell_color
 
 MAX_POINTS = 50_000  # x, y and z values per figure, summed over traces
 LINE_POINTS = 4_000  # a curve never needs more than this on a screen
-PALETTE = qualitative.Plotly
-
-
-def _cell_color(cell: str) -> str:
-    """One colour per cell kind, the same on every chart (Compare, Sweep) whichever cells are shown."""
-    order = list(SPECS)
-    return PALETTE[(order.index(cell) if cell in order else len(order)) % len(PALETTE)]
 
 CAPTIONS = {
     "loss_curves": "Training and validation loss against step; the dashed line is what a model that learned "
@@ -76,15 +69,16 @@ CAPTIONS = {
 
 # ---------------------------------------------------------------- helpers
 
-# every figure's look, as plotly's default template: a new figure takes the default without validation, while
-# naming the template on each figure deep-copies and re-validates it (about 50 ms a figure, 0.3 s a page redraw)
-TEMPLATE = "plotly_white"
+# A figure names no template, so it takes plotly's default without a deep copy and re-validation (naming one cost
+# about 50 ms a figure, 0.3 s a page redraw). Under Streamlit the default is Streamlit's own theme, which the browser
+# draws light or dark as the viewer's theme is; elsewhere (a notebook, the CLI, an HTML download) it is
+# EXPORT_TEMPLATE.
 
 
 def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.Figure:
-    if pio.templates.default != TEMPLATE:  # first figure, or Streamlit made its theme the default on loading
-        pio.templates.default = TEMPLATE
-        fig.update_layout(template=TEMPLATE)
+    if pio.templates.default not in (EXPORT_TEMPLATE, *HOST_TEMPLATES):  # plotly's own default, first figure
+        pio.templates.default = EXPORT_TEMPLATE
+        fig.update_layout(template=EXPORT_TEMPLATE)
     fig.update_layout(
         title=dict(text=title, x=0.01, font_size=15), height=height,
         margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x, yaxis_title=y, uirevision="keep",
@@ -404,7 +398,8 @@ def spectral_radius(df: pd.DataFrame):
     for i, ((layer, gate), g) in enumerate(df.groupby(["layer", "gate"], sort=False)):
         g = downsample(g.sort_values("step"), LINE_POINTS)
         fig.add_scatter(x=g["step"].to_numpy(), y=_floats(g["radius"]), mode="lines+markers",
-                        name=gate if layers == 1 else f"layer {layer} {gate}", line=dict(color=PALETTE[i % 10]))
+                        name=gate if layers == 1 else f"layer {layer} {gate}",
+                        line=dict(color=PALETTE[i % len(PALETTE)]))
     x0, x1 = (df["step"].min(), df["step"].max()) if len(df) else (0, 1)
     _hline(fig, x0, x1, 1.0, "radius 1: vanish below, explode above", "grey")
     return _style(fig, "Spectral radius of W_hh", "training step", "max |eigenvalue|")
@@ -460,7 +455,7 @@ def connectivity_rows(rows: dict[str, np.ndarray], t: int, colors: dict[str, str
     for name, row in rows.items():
         s = downsample_index(len(row), LINE_POINTS)
         fig.add_scatter(x=s, y=_positive(np.asarray(row)[s]), mode="lines", name=name,
-                        line=dict(color=colors[name] if colors else _cell_color(name), width=2))
+                        line=dict(color=colors[name] if colors else cell_color(name), width=2))
     fig.update_yaxes(type="log", exponentformat="power")
     return _style(fig, f"Connectivity at output step t = {t} by cell", "input step s", "‖∂ŷ_t/∂x_s‖")
 
@@ -483,7 +478,7 @@ def compare_losses(histories: dict[str, pd.DataFrame], baseline: dict | None, lo
     fig = go.Figure()
     per_line = min(LINE_POINTS, (MAX_POINTS - 4) // (4 * max(len(histories), 1)))
     for cell, history in histories.items():
-        c = colors[cell] if colors else _cell_color(cell)
+        c = colors[cell] if colors else cell_color(cell)
         h = downsample(history, per_line)
         fig.add_scatter(x=h["step"].to_numpy(), y=_floats(h["loss"]), mode="lines", name=f"{cell} training",
                         line=dict(color=c, width=1), opacity=0.35, legendgroup=cell)
@@ -505,7 +500,7 @@ def compare_grad_curves(curves: dict[str, np.ndarray], colors: dict[str, str] | 
     for cell, norms in curves.items():
         t = downsample_index(len(norms), per_curve)
         fig.add_scatter(x=t, y=_positive(np.asarray(norms)[t]), mode="lines", name=f"{cell}: {decay_rate(norms).label}",
-                        line=dict(color=colors[cell] if colors else _cell_color(cell), width=2))
+                        line=dict(color=colors[cell] if colors else cell_color(cell), width=2))
     fig.update_yaxes(type="log", exponentformat="power")
     title = "Gradient norm through time by run" if colors else "Gradient norm through time by cell"
     return _style(fig, title, "time step t", "‖∂L/∂h_t‖")
@@ -775,7 +770,7 @@ def sweep_success(summary: pd.DataFrame):
     for cell, g in summary.groupby("cell", sort=False):
         fig.add_scatter(x=g["seq_len"].to_numpy(), y=_floats(g["success"]), mode="lines+markers", name=cell,
                         error_y=dict(type="data", array=_floats(g["success_se"]), visible=True),
-                        line=dict(color=_cell_color(cell), width=2.5),
+                        line=dict(color=cell_color(cell), width=2.5),
                         customdata=g["runs"].to_numpy(), hovertemplate="T=%{x}: %{y:.0%} of %{customdata} runs")
     fig.update_xaxes(type="log")
     fig.update_yaxes(range=[-0.05, 1.05], tickformat=".0%")
@@ -787,7 +782,7 @@ def sweep_steps(results: pd.DataFrame):
     fig = go.Figure()
     solved = results[results["solved"].astype(bool)]
     for cell, g in solved.groupby("cell", sort=False):
-        c = _cell_color(cell)
+        c = cell_color(cell)
         steps = _floats(g["steps_to_solve"].astype(float))
         fig.add_scatter(x=g["seq_len"].to_numpy(), y=steps, mode="markers", name=f"{cell} runs",
                         marker=dict(color=c, size=7, opacity=0.5), legendgroup=cell)
