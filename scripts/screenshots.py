@@ -4,7 +4,7 @@
     .venv/bin/python -m scripts.screenshots gates sweep
 
 Each picture starts the lesson (or the settings) it shows, trains in the browser as a user would, and waits for
-the page to draw; learning.gif is frames of Hidden states while the sine lesson trains. A run on this 2-core
+the page to draw; learning.gif is frames of Hidden states while an LSTM learns the sine wave. A run on this 2-core
 machine takes about three minutes. Needs the test install (playwright, Debian's chromium).
 """
 
@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
 SIZE = {"width": 1440, "height": 900}
 TALL = {"gradients": {"width": 1440, "height": 1300}}  # the gradient curve and the step Jacobians under it
-GIF_WIDTH, GIF_FRAMES, GIF_SECONDS = 960, 16, 0.6  # the animation: under 3 MB
+GIF_WIDTH, GIF_FRAMES, GIF_SECONDS = 960, 16, 1.2  # the animation: under 3 MB
+GIF_RUN = "dataset=sine&cell=lstm&hidden_size=64&seq_len=50&steps=4000"  # about 20 s of training here
 
 
 def lesson(page, url: str, key: str, steps: int, then: str | None = None) -> None:
@@ -49,7 +50,8 @@ def settle(page, plots: bool = True) -> None:
 def focus(page, n: int = 0) -> None:
     """Scroll the page so that its n-th chart starts at the top of the window (the sidebar stays)."""
     page.locator(PLOT).nth(n).evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.mouse.wheel(0, -60)  # the chart's title in view
+    page.mouse.move(SIZE["width"] * 0.6, SIZE["height"] / 2)  # over the main column, not the sidebar
+    page.mouse.wheel(0, -70)  # the chart's title in view
     page.wait_for_timeout(1500)
 
 
@@ -87,13 +89,13 @@ def gradients(page, url: str) -> None:
 def sweep(page, url: str) -> None:
     page.goto(f"{url}/Sweep", timeout=120_000)
     page.get_by_role("button", name="▶ Run sweep").wait_for(timeout=60_000)
-    for label, value in (("Sequence lengths T", "5, 10, 20"), ("Seeds", "2"), ("Step budget", "400")):
+    for label, value in (("Sequence lengths T", "5, 10, 20"), ("Seeds", "2"), ("Step budget", "2500")):
         field = page.get_by_label(label, exact=True)
         field.fill(value)
         field.press("Enter")
         page.wait_for_timeout(800)
     page.get_by_role("button", name="▶ Run sweep").click()
-    page.get_by_text("runs done (finished)").first.wait_for(timeout=300_000)
+    page.get_by_text("runs done (finished)").first.wait_for(timeout=900_000)
     settle(page)
     focus(page)
 
@@ -117,12 +119,12 @@ def text_search(page, url: str) -> None:
 
 
 def learning_gif(page, url: str) -> None:
-    """Frames of Hidden states while the sine lesson trains: the trajectories close into loops."""
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(url, timeout=120_000)
-    page.locator(".st-key-lesson_sine button").click(timeout=60_000)
-    page.get_by_role("link", name="Hidden states").first.click()
+    """Frames of Hidden states while an LSTM learns the sine wave: the trajectories close into loops."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{url}/Hidden_states?{GIF_RUN}", timeout=120_000)
+    page.get_by_role("button", name="Play", exact=True).click(timeout=60_000)
     settle(page)
+    focus(page)
     frames = []
     for _ in range(GIF_FRAMES):
         png = page.screenshot()

@@ -55,6 +55,8 @@ def check_style(fig: go.Figure):
     for axis in "xy":  # some axis of each direction carries a title (subplots: the bottom one)
         titles = [fig.layout[k].title.text for k in fig.layout if k.startswith(f"{axis}axis")]
         assert any(titles) or fig.layout.scene[f"{axis}axis"].title.text, axis
+    if any(a.yanchor == "bottom" and a.y >= 0.99 for a in fig.layout.annotations):  # a subplot title on top:
+        assert fig.layout.margin.t >= 60  # the figure's title has a line of its own above it
 
 
 # ---------------------------------------------------------------- behaviour per builder

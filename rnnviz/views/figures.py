@@ -79,9 +79,10 @@ def _style(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go.
     if pio.templates.default not in (EXPORT_TEMPLATE, *HOST_TEMPLATES):  # plotly's own default, first figure
         pio.templates.default = EXPORT_TEMPLATE
         fig.update_layout(template=EXPORT_TEMPLATE)
+    titled = fig._grid_ref is not None and len(fig.layout.annotations) > 0  # subplot titles under the title
     fig.update_layout(
         title=dict(text=title, x=0.01, font_size=15), height=height,
-        margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x, yaxis_title=y, uirevision="keep",
+        margin=dict(l=10, r=10, t=70 if titled else 40, b=10), xaxis_title=x, yaxis_title=y, uirevision="keep",
     )
     return fig
 
