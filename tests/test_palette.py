@@ -16,6 +16,14 @@ def test_the_cells_colours_stay_apart_in_every_vision_simulated(vision):
     assert palette.separation(everyone, vision) >= palette.MIN_SEPARATION["all"]
 
 
+@pytest.mark.parametrize("vision", list(palette.VISIONS))
+def test_the_runs_overlay_colours_stay_apart_and_are_no_cells(vision):
+    from rnnviz.runs.listing import MAX_OVERLAY, RUN_COLORS
+    assert len(set(RUN_COLORS)) == len(RUN_COLORS) >= MAX_OVERLAY
+    assert not set(RUN_COLORS) & set(palette.CELL_COLORS.values())
+    assert palette.separation(RUN_COLORS, vision) >= palette.MIN_SEPARATION["runs"]
+
+
 def test_the_simulation_is_the_published_one():
     # pure red and green, which deuteranopes confuse, come out near each other; black and white stay put
     assert palette.separation(["#ff0000", "#00ff00"], "typical") > 150

@@ -10,10 +10,10 @@ import pandas as pd
 from rnnviz.engine.cellspec import SPECS
 from rnnviz.engine.config import RunConfig
 from rnnviz.runs.store import RunEntry
+from rnnviz.views.palette import RUN_OVERLAY
 
 MAX_OVERLAY = 8  # runs drawn on one chart at most: more lines than this no one can tell apart
-# one colour per overlaid run (plotly's qualitative "Bold" start and "Dark24"), none of them a cell's colour twice
-RUN_COLORS = ("#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695")
+RUN_COLORS = RUN_OVERLAY  # one colour per overlaid run (rnnviz/views/palette.py)
 STATES = {"playing": "▶ playing", "paused": "⏸ paused", "finished": "✓ finished", "interrupted": "⚠ interrupted",
           "diverged": "✗ diverged"}
 

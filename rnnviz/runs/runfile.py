@@ -52,7 +52,7 @@ class RunFileError(ValueError):
 
 
 def save_run(run: Run) -> bytes:
-    """The run as a .zip (see the README's "Run files"); raises RunFileError if even a thinned run does not fit.
+    """The run as a .zip (see docs/runs.md, "Run files"); raises RunFileError if even a thinned run does not fit.
 
     A run too big for MAX_FILE_BYTES first loses its optimizer state (it still continues, with a fresh one),
     then every other probe between the first and the latest, as Run thins them in memory.

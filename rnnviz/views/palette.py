@@ -20,7 +20,10 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 # tanh RNN's family; a cell rnnviz does not know (your own model) OTHER_CELL
 CELL_COLORS = {"rnn_tanh": PALETTE[0], "lstm": PALETTE[1], "gru": PALETTE[2], "rnn_relu": PALETTE[4]}
 OTHER_CELL = "#DDCC77"  # Paul Tol's sand: apart from all four cells in every vision
-MIN_SEPARATION = {"compared": 50.0, "all": 20.0}  # ΔE the cells keep in every vision simulated
+MIN_SEPARATION = {"compared": 50.0, "all": 20.0, "runs": 20.0}  # ΔE kept in every vision simulated
+# the Runs page's overlay, one colour per ticked run (at most 8): Paul Tol's "muted" set without its rose, the eight
+# that stay furthest apart in every vision (ΔE 22.8 / 22.3 / 21.4), none of them a cell's colour
+RUN_OVERLAY = ("#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499")
 
 # linear-RGB transforms (Machado et al. 2009, severity 1.0)
 VISIONS = {
