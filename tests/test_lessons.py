@@ -230,7 +230,9 @@ def test_rescue_the_explode_run_forked_at_step_10_with_clipping_trains_on_and_co
         fork.record(event)
     val = fork.history.val_loss.dropna()
     assert fork.diverged_at is None and fork.step == 600  # measured: no divergence, 588 of 590 steps clipped
-    assert val.iloc[-1] < 0.3 and val.iloc[-1] < 1e-5 * parent.history.loss[10]  # measured 0.214 (baseline 0.171)
+    # measured 0.214 on an Intel Xeon, 0.311 on an AMD EPYC (both AVX-512; baseline 0.171): the explosion before
+    # the fork magnifies float32 rounding, so the bound is what holds on both, 10^5 below the loss at the fork
+    assert val.iloc[-1] < 2 * parent.data.baseline["mse"] and val.iloc[-1] < 1e-5 * parent.history.loss[10]
     late = fork_run(parent, 15, values)
     for event in late.events():
         late.record(event)

@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -219,13 +220,22 @@ def test_a_data_folder_that_cannot_be_made_keeps_no_run_and_says_why(tmp_path, b
     assert root.read_text().startswith("a file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder: the test above covers it")
-def test_a_read_only_data_folder_keeps_no_run_and_says_why(tmp_path):
+def test_a_read_only_data_folder_keeps_no_run_and_says_why(tmp_path, monkeypatch):
     root = tmp_path / "readonly"
     root.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root writes into a read-only folder anyway: the OS refuses as it would anyone else
+        real = Path.write_bytes
+
+        def refused(path, data):
+            if path.parent == root:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real(path, data)
+
+        monkeypatch.setattr(Path, "write_bytes", refused)
     try:
         store = Store(root)
         assert not store.available and "runs are not being kept" in store.why and "PermissionError" in store.why
+        assert not store.put(entry_of(), b"x") and not [p for p in root.rglob("*") if p.is_file()]
     finally:
         root.chmod(0o700)
 

@@ -145,7 +145,8 @@ LESSONS = (*LESSONS,
         "rescue", "Rescue an exploding run: fork it with clipping",
         "The explode lesson's run diverges at step 32 (its loss is already 10^5 at step 10). Forked at step 10 with "
         "the gradient norm clipped to 1, it trains all 600 steps without diverging and its validation loss comes "
-        "back from 10^5 to about 0.2, near the baseline 0.17; forked at step 15 it is too late (it stays above 10^12).",
+        "back from 10^5 to a few tenths (0.2–0.3: an exploding run magnifies the CPU's float rounding), near the "
+        "baseline 0.17; forked at step 15 it is too late (it stays above 10^12).",
         "Train: the loss, marked “fork: clip off → 1” at step 10, comes back down from 10^5. Compare: “This run "
         "and its forks” shows the parent blowing up beside it. Try Fork from step 15 yourself (Gradients page).",
         "pages/1_Train.py",
