@@ -10,6 +10,7 @@ the numbers are the time before step 0 that a session waits.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import time
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from rnnviz import DATASETS, ConfigError, DatasetError, RunConfig, load_dataset
 from rnnviz.datasets import register_upload
-from rnnviz.datasets.uploads import MAX_LINES
+from rnnviz.datasets.uploads import MAX_LINES, MAX_UPLOAD_BYTES
 from rnnviz.engine.memory import estimate, size
 
 
@@ -39,8 +40,17 @@ def upload_series() -> str:
     return register_upload(("value\n" + "\n".join(f"{v:.6f}" for v in values)).encode(), "bench.csv")
 
 
+def upload_sequences(seq_len: int) -> str:
+    """The largest .npy of (sequences, seq_len + 1) float32 an upload may be."""
+    rows = int(MAX_UPLOAD_BYTES * 0.95) // (4 * (seq_len + 1))
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).standard_normal((rows, seq_len + 1)).astype(np.float32))
+    return register_upload(buffer.getvalue(), "bench.npy")
+
+
 def largest_config(name: str, seq_len: int, shrink: int, upload: str) -> RunConfig:
-    params = largest_options(name) | ({"upload": upload} if name == "csv" else {})
+    uploads = {"csv": lambda: upload, "npy": lambda: upload_sequences(seq_len)}
+    params = largest_options(name) | ({"upload": uploads[name]()} if name in uploads else {})
     if "n_train" in params:
         params["n_train"] //= shrink
     if "n_val" in params:
@@ -78,6 +88,8 @@ def main() -> None:
                     del data
                 break
             except (ConfigError, DatasetError):
+                if T < 4:
+                    raise
                 T //= 2
         median = statistics.median(times)
         results.append((median, name))

@@ -48,11 +48,11 @@ def time_page(at: AppTest, page: str, repeats: int = REPEATS) -> float:
         if view is None:
             t0 = time.perf_counter()
             at.run()
-        elif view[0] == "select_slider":
-            slider = at.select_slider[0]
-            options = list(slider.options)
+        elif view[0] == "select_slider":  # the probe step: set by value (its options are the formatted labels)
+            slider = next(s for s in at.select_slider if s.label == "Training step (probe)")
+            steps = [step for step, _ in at.session_state[KEY].run.probes]
             t0 = time.perf_counter()
-            slider.set_value(options[i % len(options)]).run()
+            slider.set_value(steps[i % len(steps)]).run()
         else:
             kind, key, values = view
             widget = next(w for w in getattr(at, kind) if (w.key or "").startswith(f"{key}__"))
