@@ -5,6 +5,7 @@ import pytest
 
 from rnnviz.runs import capacity
 from rnnviz.views import metrics
+from rnnviz.views.lessons import LESSONS
 from tests.pagetools import PAGES, decode, open_page, play_to_the_end, press, specs, state, texts, traces, widget
 
 
@@ -90,6 +91,22 @@ def test_lesson_button_starts_the_lesson():
     cfg = state(at).config
     assert (cfg.cell, cfg.dataset, cfg.seq_len) == ("rnn_tanh", "sine", 20)
     assert state(at).playing
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.key for lesson in LESSONS])
+def test_every_lesson_button_loads_the_lesson_plays_and_its_page_says_what_to_look_for(lesson):
+    """The same click in every lesson's card as the browser test makes for one lesson per page it opens on."""
+    at = open_page("app.py")
+    at.button(key=f"lesson_{lesson.key}").click().run()
+    assert not at.exception
+    session = state(at)
+    try:
+        assert session.lesson is lesson and session.config == lesson.config and session.playing
+        at.switch_page(lesson.page).run()
+        assert not at.exception
+        assert lesson.title in "\n".join(str(s.value) for s in at.success)  # the page says what to look for
+    finally:
+        session.driver.pause()
 
 
 def test_text_page_colours_text_and_samples_with_a_character_model():

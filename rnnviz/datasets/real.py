@@ -183,7 +183,7 @@ def text(config, rng, upload, n_train, n_val, tokens, corpus, vocab_size) -> Seq
         baseline=constant_token_baseline(y_train, y_val, len(vocab)),
         description=_text_description(T, source, len(ids), len(vocab), unit),
         extras={"valid": torch.ones(x_val.shape, dtype=torch.bool), "source": source, "tokens": tokens,
-                "held_out": torch.as_tensor(ids[split : split + HELD_OUT], dtype=torch.long)},
+                "held_out": torch.tensor(ids[split : split + HELD_OUT], dtype=torch.long)},  # a copy: ids is read-only
     )
 
 
