@@ -11,7 +11,7 @@ from tests.browser import PLOT, exceptions, plot_points, progress_step, shot, st
 
 pytestmark = pytest.mark.browser
 
-LINKS = ["Train", "Hidden states", "Gates", "Gradients", "Compare cells", "Text", "Home"]
+LINKS = ["Train", "Hidden states", "Gates", "Gradients", "Text", "Compare cells", "Sweep", "Runs", "Home"]  # every page
 PLOTTED = ("Train", "Hidden states", "Gates", "Gradients", "Compare cells")
 NUMBERS = {"hidden_size": "Hidden units", "num_layers": "Layers", "seq_len": "Sequence length T",
            "steps": "Training steps", "batch_size": "Batch size", "lr": "Learning rate", "seed": "Seed"}
@@ -75,7 +75,7 @@ def test_a_lesson_then_every_page_twice_keeps_the_settings_and_the_progress(serv
             step = progress_step(page) if page.locator('[data-testid="stProgress"]').count() else last
             assert step >= last, f"progress went back on {name}: {step} < {last}"
             last = step
-    print(f"journey: 14 page stops in {time.time() - start:.1f} s, training reached step {last}")
+    print(f"journey: {2 * len(LINKS)} page stops in {time.time() - start:.1f} s, training reached step {last}")
     shot(page, "journey_end")
 
 

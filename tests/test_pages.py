@@ -101,7 +101,8 @@ def test_every_lesson_button_loads_the_lesson_plays_and_its_page_says_what_to_lo
     assert not at.exception
     session = state(at)
     try:
-        assert session.lesson is lesson and session.config == lesson.config and session.playing
+        assert session.lesson is lesson and session.config == lesson.config
+        assert session.playing or session.run.finished  # a short lesson may be done (or come from the run cache)
         at.switch_page(lesson.page).run()
         assert not at.exception
         assert lesson.title in "\n".join(str(s.value) for s in at.success)  # the page says what to look for
