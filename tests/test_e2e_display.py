@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 QUERY = "hidden_size=24&seq_len=12&steps=20"
 URLS = ["", "Train", "Hidden_states", "Gates", "Gradients", "Text", "Compare", "Sweep", "Runs"]  # every page
-LINK = '[data-testid="stPageLink-NavLink"]'
+LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'  # the sidebar's (Home has more)
 SIZES = [{"width": 1440, "height": 900}, {"width": 1280, "height": 720}]
 
 
@@ -44,29 +44,19 @@ def opened(page, url: str) -> None:
     page.wait_for_timeout(800)  # the charts laid out
 
 
-def test_the_sidebar_shows_three_sections_marks_the_page_and_its_links_keep_the_settings(server, browser):
+def test_every_page_marks_itself_in_the_sections_keeps_the_settings_and_does_not_scroll_sideways(server, browser):
+    """Clicking the links is the journey's test (tests/test_e2e_journey.py); here each page opened by its URL."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
-    opened(page, f"{server}/Gates?{QUERY}")
-    bar = page.get_by_test_id("stSidebarUserContent").inner_text()
-    heads = [bar.index(section.upper()) for section, _ in SECTIONS]
-    assert heads == sorted(heads), bar[:400]
-    assert [link["label"] for link in links(page)] == [label for _, pages in SECTIONS for _, label, _ in pages]
-    assert marked(page) == ["Gates"]
-    assert all(QUERY in link["href"] and "run=" in link["href"] for link in links(page))
-    page.get_by_role("link", name="Text").first.click()
-    page.wait_for_url("**/Text?**", timeout=30_000)
-    page.locator(LINK).first.wait_for(timeout=30_000)
-    page.wait_for_timeout(800)
-    assert QUERY in page.url and marked(page) == ["Text"]
-    assert page.get_by_label("Hidden units", exact=True).input_value() == "24"
-    assert not exceptions(page)
-
-
-def test_no_page_scrolls_sideways_at_1280x720_or_1440x900(server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    labels = [label for _, pages in SECTIONS for _, label, _ in pages]
     wide = {}
-    for name in URLS:
+    for name, label in zip(URLS, labels, strict=True):
         opened(page, f"{server}/{name}?{QUERY}")
+        bar = page.get_by_test_id("stSidebarUserContent").inner_text()
+        heads = [bar.index(section.upper()) for section, _ in SECTIONS]
+        assert heads == sorted(heads), bar[:400]
+        assert [link["label"] for link in links(page)] == labels and marked(page) == [label]
+        assert all(QUERY in link["href"] and "run=" in link["href"] for link in links(page))
+        assert page.get_by_label("Hidden units", exact=True).input_value() == "24", name
         for size in SIZES:  # the same page, the window resized: Streamlit and plotly lay out again
             page.set_viewport_size(size)
             page.wait_for_timeout(600)
