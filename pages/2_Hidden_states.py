@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from rnnviz.engine.cellspec import gate_label
 from rnnviz.ui import chart, live, no_probe_yet, page
 from rnnviz.ui.views import (
     cursor_bar,
@@ -111,8 +110,7 @@ def search_block(state, run, step: int, sample: int, cursor) -> None:
     state.view["search_of"] = state.view.get("search_of") if state.view.get("search_of") in names else names[0]
     with c1:
         what = view_widget(state, "search_of", names[0], st.selectbox, "Search", names,
-                           format_func=lambda n: {"hidden": "hidden state h_t", "cell_state": "cell state c_t"}.get(
-                               n, f"{gate_label(n)} gate"))
+                           format_func=connectivity.value_label)
     with c2:
         threshold = view_widget(state, "search_threshold", 0.5, st.number_input, "Threshold", step=0.05,
                                 format="%g")
@@ -155,12 +153,10 @@ def fixed_points_block(state, run, step: int, layer: int):
     if found is None:
         st.info("The weights of this probe step were not kept, so its fixed points cannot be found.")
         return None
-    kinds = {k: found.kind.count(k) for k in ("stable", "saddle", "unstable") if k in found.kind}
-    st.caption(f"{len(found.kind)} point(s) from {found.starts} starts in {found.seconds:.1f} s: "
-               + (", ".join(f"{n} {k}" for k, n in kinds.items()) or "none found")
-               + ("" if layer == run.config.num_layers - 1 else " (found for the whole stack, drawn for the top "
-                  "layer's axes: pick the top layer to see them on its trajectories)"))
-    return found if layer == run.config.num_layers - 1 else None
+    top = layer == run.config.num_layers - 1
+    st.caption(found.summary() + ("" if top else " (found for the whole stack, drawn for the top layer's axes: pick "
+                                  "the top layer to see them on its trajectories)"))
+    return found if top else None
 
 
 def fixed_input_picker(run, where) -> float:

@@ -1,10 +1,8 @@
 """Text: a character model's units and gates over real text, interpretable units, and sampling."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnnviz.engine.cellspec import gate_label
 from rnnviz.ui import chart, live, page
 from rnnviz.ui.state import start_lesson
 from rnnviz.ui.views import view_widget
@@ -36,12 +34,13 @@ def draw(state) -> None:
     names = list(values)
     state.view["text_what"] = state.view.get("text_what") if state.view.get("text_what") in names else names[0]
     with c2:
-        what = view_widget(state, "text_what", names[0], st.selectbox, "Colour by", names, format_func=value_label)
+        what = view_widget(state, "text_what", names[0], st.selectbox, "Colour by", names,
+                           format_func=connectivity.value_label)
     unit, marked = hypothesis_block(state, text, what, values[what], n)
     shown = textviz.signed(what, values[what][:n, unit])  # each gate's own range onto [-1, 1]
     st.markdown(textviz.colored_html(text[:n], shown, marked), unsafe_allow_html=True)
-    st.caption(f"Each character is coloured by unit {unit}'s {value_label(what)} after reading it: red high, blue "
-               "low; the characters the hypothesis marks are underlined.")
+    st.caption(f"Each character is coloured by unit {unit}'s {connectivity.value_label(what)} after reading it: red "
+               "high, blue low; the characters the hypothesis marks are underlined.")
     search_block(state, text, values[what], n)
     st.subheader("Sample from the model")
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -51,10 +50,6 @@ def draw(state) -> None:
     st.code(prime + textviz.sample(run.current_model(), run.data.vocab, prime, int(length), temperature),
             language=None)
     st.caption("Low temperature picks the likeliest characters; high temperature takes risks.")
-
-
-def value_label(name: str) -> str:
-    return {"hidden": "hidden state h_t", "cell_state": "cell state c_t"}.get(name, f"{gate_label(name)} gate")
 
 
 def hypothesis_block(state, text: str, what: str, values, n: int) -> tuple[int, object]:
@@ -136,11 +131,8 @@ def search_block(state, text: str, values, n: int) -> None:
         st.caption("Click a row to see that match in its context.")
         return
     m = matches[rows[0]]
-    lo, hi = max(0, m.start - 120), min(len(text), m.end + 121)
-    mean = values[lo:hi, units].mean(1)
-    inside = np.zeros(hi - lo, bool)
-    inside[m.start - lo : m.end - lo + 1] = True
-    st.markdown(textviz.colored_html(text[lo:hi], np.clip(mean, -1, 1), inside, mark="box"), unsafe_allow_html=True)
+    around, shown, inside = textviz.match_context(text, values, units, m.start, m.end)
+    st.markdown(textviz.colored_html(around, shown, inside, mark="box"), unsafe_allow_html=True)
     st.caption(f"The match at character {m.start:,} (boxed) in its context, coloured by the mean of the unit set.")
 
 

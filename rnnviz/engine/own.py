@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from rnnviz.engine.cellspec import spec
+from rnnviz.engine.cellspec import SPECS, spec
 from rnnviz.engine.train import new_run
 
 MAX_LAYERS = 4  # what the views show
@@ -30,13 +30,9 @@ class ModelError(ValueError):
 
 def kind_of(module: nn.Module) -> str:
     """rnnviz's cell name for a torch recurrent module; ModelError for anything else."""
-    if isinstance(module, nn.LSTM):
-        kind = "lstm"
-    elif isinstance(module, nn.GRU):
-        kind = "gru"
-    elif isinstance(module, nn.RNN):
-        kind = "rnn_tanh" if module.nonlinearity == "tanh" else "rnn_relu"
-    else:
+    kind = next((key for key, cell in SPECS.items() if isinstance(module, cell.module)  # the cell table's module
+                 and getattr(module, "nonlinearity", None) == cell.nonlinearity), None)  # and its tanh or ReLU
+    if kind is None:
         raise ModelError(f"{type(module).__name__} is not a torch.nn.RNN, nn.LSTM or nn.GRU (wrap your own cell's "
                          "weights in one of those to inspect it)")
     if module.bidirectional:

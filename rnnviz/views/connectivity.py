@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rnnviz.engine.cells import unroll
-from rnnviz.engine.cellspec import spec
+from rnnviz.engine.cellspec import gate_label, spec
 from rnnviz.views.dynamics import cached, model_at
 
 MAX_STEPS = 200  # output steps of one connectivity matrix; longer sequences get evenly spaced ones
@@ -202,6 +202,11 @@ def run_connectivity(run, step: int, sample: int) -> Connectivity | None:
         model = model_at(run, step)
         return None if model is None else connectivity(model, run.data.x_val[sample : sample + 1])
     return cached(run, ("connectivity", step, sample), compute)
+
+
+def value_label(name: str) -> str:
+    """What the pages call a searchable value: "hidden state h_t", "cell state c_t" or a gate ("forget gate f gate")."""
+    return {"hidden": "hidden state h_t", "cell_state": "cell state c_t"}.get(name, f"{gate_label(name)} gate")
 
 
 def run_searchable(run, step: int) -> dict[str, np.ndarray] | None:

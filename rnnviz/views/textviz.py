@@ -85,6 +85,15 @@ def snippet(text: str, start: int, end: int, context: int = 24) -> str:
     return (out + ("…" if hi < len(text) else "")).replace("\n", "↵")
 
 
+def match_context(text: str, values: np.ndarray, units, start: int, end: int, context: int = 120):
+    """A match text[start..end] with `context` characters either side: (that text, the mean of the unit set on each
+    character clipped to [-1, 1], which characters are the match)."""
+    lo, hi = max(0, start - context), min(len(text), end + 1 + context)
+    inside = np.zeros(hi - lo, bool)
+    inside[start - lo : end - lo + 1] = True
+    return text[lo:hi], np.clip(values[lo:hi, units].mean(1), -1, 1), inside
+
+
 # ---------------------------------------------------------------- what the Text page shows
 
 
