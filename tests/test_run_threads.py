@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import torch
 
 from rnnviz import RunConfig, train_run
 from rnnviz.engine.train import BASE_COLUMNS, Run, build_model, train_model
+from rnnviz.runs.trainer import rate
 
 CONFIG = RunConfig(cell="gru", hidden_size=8, seq_len=10, steps=120, probe_every=7, eval_every=5, batch_size=16)
 
@@ -154,3 +156,22 @@ def test_views_read_a_copy_of_the_model_taken_between_two_steps(one_thread):
     assert run.current_model() is not first  # training moved on: a new copy
     for name, p in run.current_model().named_parameters():
         assert torch.equal(p, dict(run.model.named_parameters())[name])
+
+
+def test_the_training_speed_can_be_read_while_the_training_thread_records_chunks():
+    """A page asks for steps/s while the worker appends (seconds, steps) chunks: CI once saw 'deque mutated during
+    iteration' here."""
+    recent, stop = deque(maxlen=20), threading.Event()
+
+    def record():
+        while not stop.is_set():
+            recent.append((0.01, 1))
+
+    writer = threading.Thread(target=record)
+    writer.start()
+    try:
+        rates = [rate(recent) for _ in range(100_000)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(r is None or abs(r - 100.0) < 1e-6 for r in rates) and rates[-1] is not None

@@ -142,9 +142,11 @@ class LocalTrainer:
 
 
 def rate(recent: deque[tuple[float, int]]) -> float | None:
-    """Steps per second over (seconds, steps) chunks."""
-    seconds = sum(s for s, _ in recent)
-    return sum(n for _, n in recent) / seconds if seconds > 0 else None
+    """Steps per second over (seconds, steps) chunks. The training thread appends to `recent` while a page asks:
+    tuple() copies it in one step under the GIL, where a generator over it would see it change."""
+    chunks = tuple(recent)
+    seconds = sum(s for s, _ in chunks)
+    return sum(n for _, n in chunks) / seconds if seconds > 0 else None
 
 
 def seconds_left(trainer: Trainer, duty: float = 1.0) -> float | None:
